@@ -1,1 +1,3 @@
-//! parley
+//! parley: an IRC chat server library built for very high connection counts.
+
+pub mod protocol;

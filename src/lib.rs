@@ -1,3 +1,18 @@
-//! parley: an IRC chat server library built for very high connection counts.
+//! parley: an IRC chat server built for very high connection counts.
+//!
+//! Data flows one way: socket -> [`reactor`] -> decoded line ([`bus`]) ->
+//! [`worker`] -> [`commands`] against [`state`] -> encoded reply ([`protocol`])
+//! -> reactor -> socket. [`server`] wires it together; [`config`] holds every
+//! setting.
 
+pub mod bus;
+pub mod commands;
+pub mod config;
 pub mod protocol;
+pub mod reactor;
+pub mod server;
+pub mod state;
+pub mod worker;
+
+pub use config::Config;
+pub use server::{Server, ServerHandle, Stopper};

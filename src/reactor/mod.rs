@@ -1,0 +1,486 @@
+//! The reactor: one thread that owns the listeners and every client socket.
+//!
+//! It accepts, reads and splits lines, hands each line to the worker that owns
+//! the connection, applies the workers' output batches to per-connection send
+//! queues, flushes them with vectored writes, and runs the connection timers.
+//! It is the only code that touches sockets. It never blocks and never runs
+//! command logic: what a line means is the workers' business.
+
+mod conn;
+mod timer;
+
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use polling::{Event as PollEvent, Events, PollMode, Poller};
+use slab::Slab;
+
+use crate::bus::{ConnId, Event, Out, Waker};
+use crate::config::Config;
+use crate::protocol::{LineBuilder, SharedLine};
+use conn::{Conn, Received};
+use timer::TimerWheel;
+
+/// How long a closing connection may take to drain its last lines.
+const CLOSE_GRACE_SECS: u32 = 5;
+/// How long shutdown waits for clients to take their final line.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// Bytes read from a socket per readiness event.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Everything the reactor thread needs, built by the server before it starts.
+pub struct Reactor {
+    poller: Arc<Poller>,
+    listeners: Vec<TcpListener>,
+    conns: Slab<Conn>,
+    next_gen: u32,
+    workers: Vec<Sender<Event>>,
+    inbox: Receiver<Vec<Out>>,
+    waker: Arc<Waker>,
+    timers: TimerWheel,
+    started: Instant,
+    config: Arc<Config>,
+    /// Connections with newly queued bytes, flushed once per loop turn.
+    dirty: Vec<usize>,
+    scratch: Box<[u8]>,
+    stop: Arc<AtomicBool>,
+    ping_line: SharedLine,
+    max_clients: usize,
+}
+
+/// Poller keys at the top of the range belong to listeners; slab keys are
+/// below. (The poller reserves `usize::MAX` itself.)
+fn listener_key(i: usize) -> usize {
+    usize::MAX - 1 - i
+}
+
+/// The listener index behind a poller key, if it is one.
+fn listener_index(key: usize, listeners: usize) -> Option<usize> {
+    let i = (usize::MAX - 1).checked_sub(key)?;
+    (i < listeners).then_some(i)
+}
+
+fn error_line(text: &str) -> SharedLine {
+    LineBuilder::new(None, "ERROR").trailing(text).build()
+}
+
+impl Reactor {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        poller: Arc<Poller>,
+        listeners: Vec<TcpListener>,
+        workers: Vec<Sender<Event>>,
+        inbox: Receiver<Vec<Out>>,
+        waker: Arc<Waker>,
+        config: Arc<Config>,
+        stop: Arc<AtomicBool>,
+        max_clients: usize,
+    ) -> io::Result<Self> {
+        for (i, l) in listeners.iter().enumerate() {
+            l.set_nonblocking(true)?;
+            // SAFETY: each listener lives in `self.listeners` and is deleted from
+            // the poller before it is dropped (see `stop_listening`).
+            unsafe {
+                poller.add_with_mode(l, PollEvent::readable(listener_key(i)), PollMode::Level)?
+            };
+        }
+        let ping_line = LineBuilder::new(None, "PING")
+            .trailing(&config.server_name)
+            .build();
+        Ok(Reactor {
+            poller,
+            listeners,
+            conns: Slab::new(),
+            next_gen: 0,
+            workers,
+            inbox,
+            waker,
+            timers: TimerWheel::new(),
+            started: Instant::now(),
+            config,
+            dirty: Vec::new(),
+            scratch: vec![0; READ_CHUNK].into_boxed_slice(),
+            stop,
+            ping_line,
+            max_clients,
+        })
+    }
+
+    fn tick(&self) -> u32 {
+        self.started.elapsed().as_secs() as u32
+    }
+
+    fn to_worker(&self, id: ConnId, ev: Event) {
+        // A worker only goes away when the server is stopping.
+        let _ = self.workers[id.worker(self.workers.len())].send(ev);
+    }
+
+    /// Runs until shutdown is requested and every client has been let go.
+    pub fn run(mut self) -> io::Result<()> {
+        let mut events = Events::new();
+        let mut due = Vec::new();
+        let mut shutdown_deadline = None;
+        loop {
+            events.clear();
+            let until_tick =
+                Duration::from_millis(1000 - self.started.elapsed().subsec_millis() as u64);
+            let timeout = if self.dirty.is_empty() {
+                until_tick
+            } else {
+                Duration::ZERO
+            };
+            self.poller.wait(&mut events, Some(timeout))?;
+
+            for ev in events.iter() {
+                if let Some(i) = listener_index(ev.key, self.listeners.len()) {
+                    self.accept(i);
+                    continue;
+                }
+                if ev.readable {
+                    self.on_readable(ev.key);
+                }
+                if ev.writable {
+                    self.on_writable(ev.key);
+                }
+            }
+            self.drain_inbox();
+            self.flush_dirty();
+
+            let now = self.tick();
+            self.timers.advance(now, &mut due);
+            for id in due.drain(..) {
+                self.on_timer(id, now);
+            }
+            self.flush_dirty();
+
+            if self.stop.load(Ordering::Acquire) && shutdown_deadline.is_none() {
+                shutdown_deadline = Some(Instant::now() + SHUTDOWN_GRACE);
+                self.begin_shutdown();
+            }
+            if let Some(deadline) = shutdown_deadline {
+                if self.conns.is_empty() || Instant::now() >= deadline {
+                    let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
+                    for k in keys {
+                        self.remove(k, "Server shutting down");
+                    }
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    fn accept(&mut self, index: usize) {
+        loop {
+            let (sock, addr) = match self.listeners[index].accept() {
+                Ok(pair) => pair,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // EMFILE and friends: log and wait for the next readiness event.
+                    log::warn!("accept failed: {e}");
+                    return;
+                }
+            };
+            if self.conns.len() >= self.max_clients {
+                use std::io::Write;
+                let _ = (&sock).write(b"ERROR :Server is full\r\n");
+                log::warn!("refused {addr}: server full ({} clients)", self.conns.len());
+                continue;
+            }
+            if let Err(e) = self.add_conn(sock, addr) {
+                log::warn!("could not set up connection from {addr}: {e}");
+            }
+        }
+    }
+
+    fn add_conn(&mut self, sock: std::net::TcpStream, addr: SocketAddr) -> io::Result<()> {
+        sock.set_nonblocking(true)?;
+        sock.set_nodelay(true)?;
+        self.next_gen = self.next_gen.wrapping_add(1);
+        let now = self.tick();
+        let entry = self.conns.vacant_entry();
+        let slot = entry.key();
+        // SAFETY: the socket is owned by the Conn stored in the slab at `slot`,
+        // and `remove` deletes it from the poller before the Conn is dropped.
+        unsafe {
+            self.poller
+                .add_with_mode(&sock, PollEvent::readable(slot), PollMode::Level)?
+        };
+        let conn = entry.insert(Conn::new(sock, self.next_gen, addr.ip(), now));
+        let id = conn.id(slot);
+        self.timers
+            .schedule(id, now + self.config.registration_timeout as u32);
+        log::debug!("accepted {addr} as {id:?}");
+        self.to_worker(id, Event::Accepted { conn: id, addr });
+        Ok(())
+    }
+
+    fn on_readable(&mut self, key: usize) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        if conn.closing {
+            return;
+        }
+        let n = match conn.read(&mut self.scratch) {
+            Ok(0) => return self.close(key, "Connection closed", None),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(e) => return self.close(key, &format!("Read error: {e}"), None),
+        };
+        let now = self.started.elapsed().as_secs() as u32;
+        conn.last_rx = now;
+        conn.ping_pending = false;
+        let id = conn.id(key);
+        let worker = &self.workers[id.worker(self.workers.len())];
+        let max_line = self.config.max_line;
+        conn.split_lines(&self.scratch[..n], max_line, |r| {
+            let ev = match r {
+                Received::Line(line) => Event::Line {
+                    conn: id,
+                    line: line.into(),
+                },
+                Received::TooLong => Event::LineTooLong { conn: id },
+            };
+            let _ = worker.send(ev);
+        });
+    }
+
+    fn on_writable(&mut self, key: usize) {
+        if self.conns.contains(key) {
+            self.flush(key);
+        }
+    }
+
+    /// Applies every batch the workers have sent since the last look.
+    fn drain_inbox(&mut self) {
+        self.waker.reset();
+        while let Ok(batch) = self.inbox.try_recv() {
+            for out in batch {
+                match out {
+                    Out::Line(id, line) => self.enqueue(id, line),
+                    Out::Fanout(ids, line) => {
+                        for &id in ids.iter() {
+                            self.enqueue(id, line.clone());
+                        }
+                    }
+                    Out::Registered(id) => {
+                        let now = self.tick();
+                        if let Some(c) = self.live(id) {
+                            c.registered = true;
+                            c.last_rx = now;
+                        }
+                    }
+                    Out::Close(id, line) => {
+                        if self.live(id).is_some() {
+                            self.close(id.slot as usize, "Client quit", Some(line));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The connection behind `id`, if it is still the same one.
+    fn live(&mut self, id: ConnId) -> Option<&mut Conn> {
+        self.conns
+            .get_mut(id.slot as usize)
+            .filter(|c| c.gen == id.gen)
+    }
+
+    fn enqueue(&mut self, id: ConnId, line: SharedLine) {
+        let limit = self.config.sendq;
+        let Some(conn) = self.live(id) else { return };
+        if conn.closing {
+            return;
+        }
+        if !conn.enqueue(line, limit) {
+            log::info!("{id:?} ({}) passed its send queue limit", conn.ip);
+            conn.clear_queue();
+            let slot = id.slot as usize;
+            return self.close(slot, "SendQ exceeded", Some(error_line("SendQ exceeded")));
+        }
+        if !conn.dirty {
+            conn.dirty = true;
+            self.dirty.push(id.slot as usize);
+        }
+    }
+
+    fn flush_dirty(&mut self) {
+        let mut dirty = std::mem::take(&mut self.dirty);
+        for key in dirty.drain(..) {
+            if let Some(c) = self.conns.get_mut(key) {
+                c.dirty = false;
+                self.flush(key);
+            }
+        }
+        // Keep the list's allocation for the next turn.
+        if self.dirty.is_empty() {
+            self.dirty = dirty;
+        }
+    }
+
+    /// Writes what the socket takes, and keeps write interest only while
+    /// something is left over.
+    fn flush(&mut self, key: usize) {
+        let conn = &mut self.conns[key];
+        match conn.flush() {
+            Ok(true) => {
+                if conn.closing {
+                    return self.remove(key, "");
+                }
+                if conn.want_write {
+                    conn.want_write = false;
+                    let _ = self.poller.modify(&conn.sock, PollEvent::readable(key));
+                }
+            }
+            Ok(false) => {
+                if !conn.want_write {
+                    conn.want_write = true;
+                    let interest = if conn.closing {
+                        PollEvent::writable(key)
+                    } else {
+                        PollEvent::all(key)
+                    };
+                    let _ = self.poller.modify(&conn.sock, interest);
+                }
+            }
+            Err(e) => {
+                let reason = format!("Write error: {e}");
+                if conn.closing {
+                    self.remove(key, &reason)
+                } else {
+                    self.close(key, &reason, None)
+                }
+            }
+        }
+    }
+
+    /// Starts closing a connection: tells its worker (so peers see a QUIT with
+    /// `reason`), stops reading, sends `last` if given, and drops the socket
+    /// once that is written or the grace period ends.
+    fn close(&mut self, key: usize, reason: &str, last: Option<SharedLine>) {
+        let now = self.tick();
+        let conn = &mut self.conns[key];
+        if conn.closing {
+            return;
+        }
+        conn.closing = true;
+        conn.mark = now;
+        let id = conn.id(key);
+        if let Some(line) = last {
+            let len = line.len();
+            conn.enqueue(line, usize::MAX - len);
+        }
+        let report = !conn.reported;
+        conn.reported = true;
+        let pending = conn.has_pending();
+        if report {
+            self.to_worker(
+                id,
+                Event::Closed {
+                    conn: id,
+                    reason: reason.into(),
+                },
+            );
+        }
+        if !pending {
+            return self.remove(key, reason);
+        }
+        let conn = &mut self.conns[key];
+        if conn.want_write {
+            let _ = self.poller.modify(&conn.sock, PollEvent::writable(key));
+        }
+        self.timers.schedule(id, now + CLOSE_GRACE_SECS);
+        self.flush(key);
+    }
+
+    /// Drops a connection now.
+    fn remove(&mut self, key: usize, reason: &str) {
+        let conn = self.conns.remove(key);
+        let _ = self.poller.delete(&conn.sock);
+        let id = conn.id(key);
+        log::debug!("closed {id:?} ({})", conn.ip);
+        if !conn.reported {
+            self.to_worker(
+                id,
+                Event::Closed {
+                    conn: id,
+                    reason: reason.into(),
+                },
+            );
+        }
+    }
+
+    fn on_timer(&mut self, id: ConnId, now: u32) {
+        let cfg = &self.config;
+        let (reg, interval, timeout) = (
+            cfg.registration_timeout as u32,
+            cfg.ping_interval as u32,
+            cfg.ping_timeout as u32,
+        );
+        let Some(conn) = self.live(id) else { return };
+        let slot = id.slot as usize;
+        let next = if conn.closing {
+            if now >= conn.mark + CLOSE_GRACE_SECS {
+                return self.remove(slot, "Closing timed out");
+            }
+            conn.mark + CLOSE_GRACE_SECS
+        } else if !conn.registered {
+            if now >= conn.mark + reg {
+                let line = error_line("Registration timed out");
+                return self.close(slot, "Registration timed out", Some(line));
+            }
+            conn.mark + reg
+        } else if conn.ping_pending {
+            if now >= conn.mark + timeout {
+                let reason = format!("Ping timeout: {timeout} seconds");
+                return self.close(slot, &reason, Some(error_line("Ping timeout")));
+            }
+            conn.mark + timeout
+        } else if now >= conn.last_rx + interval {
+            conn.ping_pending = true;
+            conn.mark = now;
+            let ping = self.ping_line.clone();
+            self.enqueue(id, ping);
+            now + timeout
+        } else {
+            conn.last_rx + interval
+        };
+        self.timers.schedule(id, next);
+    }
+
+    fn stop_listening(&mut self) {
+        for l in self.listeners.drain(..) {
+            let _ = self.poller.delete(&l);
+        }
+    }
+
+    fn begin_shutdown(&mut self) {
+        log::info!("shutting down: closing {} connections", self.conns.len());
+        self.stop_listening();
+        let line = error_line("Server shutting down");
+        let keys: Vec<usize> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| !c.closing)
+            .map(|(k, _)| k)
+            .collect();
+        for key in keys {
+            self.close(key, "Server shutting down", Some(line.clone()));
+        }
+    }
+}
+
+impl Drop for Reactor {
+    fn drop(&mut self) {
+        self.stop_listening();
+        for (_, c) in self.conns.iter() {
+            let _ = self.poller.delete(&c.sock);
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! What the server knows about one connected client: names, capabilities,
+//! modes, channels. Kept small, since a million of these may be resident.
+
+use std::net::IpAddr;
+
+use crate::protocol::IrcKey;
+
+/// IRCv3 capabilities, as bits.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+pub struct Caps(pub u16);
+
+impl Caps {
+    pub const MESSAGE_TAGS: Caps = Caps(1);
+    pub const SERVER_TIME: Caps = Caps(1 << 1);
+    pub const ECHO_MESSAGE: Caps = Caps(1 << 2);
+    pub const MULTI_PREFIX: Caps = Caps(1 << 3);
+    pub const AWAY_NOTIFY: Caps = Caps(1 << 4);
+    pub const CAP_NOTIFY: Caps = Caps(1 << 5);
+
+    /// Every capability the server offers, by name, in the order advertised.
+    pub const ALL: [(&'static str, Caps); 6] = [
+        ("away-notify", Caps::AWAY_NOTIFY),
+        ("cap-notify", Caps::CAP_NOTIFY),
+        ("echo-message", Caps::ECHO_MESSAGE),
+        ("message-tags", Caps::MESSAGE_TAGS),
+        ("multi-prefix", Caps::MULTI_PREFIX),
+        ("server-time", Caps::SERVER_TIME),
+    ];
+
+    pub fn by_name(name: &str) -> Option<Caps> {
+        Caps::ALL.iter().find(|(n, _)| *n == name).map(|&(_, c)| c)
+    }
+
+    pub fn has(self, c: Caps) -> bool {
+        self.0 & c.0 != 0
+    }
+
+    pub fn set(&mut self, c: Caps, on: bool) {
+        if on {
+            self.0 |= c.0;
+        } else {
+            self.0 &= !c.0;
+        }
+    }
+
+    /// Names of the enabled capabilities, space separated.
+    pub fn names(self) -> String {
+        let names: Vec<&str> = Caps::ALL
+            .iter()
+            .filter(|(_, c)| self.has(*c))
+            .map(|(n, _)| *n)
+            .collect();
+        names.join(" ")
+    }
+}
+
+/// User modes, as bits.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+pub struct UserModes(pub u8);
+
+impl UserModes {
+    pub const INVISIBLE: u8 = 1;
+    pub const OPER: u8 = 1 << 1;
+    pub const WALLOPS: u8 = 1 << 2;
+
+    /// Mode letters and bits, in display order.
+    pub const LETTERS: [(char, u8); 3] = [
+        ('i', Self::INVISIBLE),
+        ('o', Self::OPER),
+        ('w', Self::WALLOPS),
+    ];
+
+    pub fn has(self, bit: u8) -> bool {
+        self.0 & bit != 0
+    }
+
+    pub fn set(&mut self, bit: u8, on: bool) {
+        if on {
+            self.0 |= bit;
+        } else {
+            self.0 &= !bit;
+        }
+    }
+
+    /// `+iw` style string.
+    pub fn to_mode_string(self) -> String {
+        let mut s = String::from("+");
+        for (c, bit) in Self::LETTERS {
+            if self.has(bit) {
+                s.push(c);
+            }
+        }
+        s
+    }
+}
+
+/// One connection's client record, from accept until it leaves.
+#[derive(Debug)]
+pub struct Client {
+    /// Empty until the first NICK.
+    pub nick: Box<str>,
+    /// Empty until USER.
+    pub user: Box<str>,
+    pub realname: Box<str>,
+    pub ip: IpAddr,
+    pub caps: Caps,
+    pub modes: UserModes,
+    pub registered: bool,
+    /// Registration waits while capability negotiation is open.
+    pub cap_negotiating: bool,
+    /// The connection password (PASS) matched, or none is required.
+    pub pass_ok: bool,
+    pub channels: Vec<IrcKey>,
+    pub away: Option<Box<str>>,
+    /// Unix seconds of registration.
+    pub signon: u64,
+    /// Unix seconds of the last message sent (for WHOIS idle time).
+    pub last_active: u64,
+}
+
+impl Client {
+    pub fn new(ip: IpAddr, pass_ok: bool) -> Self {
+        Client {
+            nick: "".into(),
+            user: "".into(),
+            realname: "".into(),
+            ip,
+            caps: Caps::default(),
+            modes: UserModes::default(),
+            registered: false,
+            cap_negotiating: false,
+            pass_ok,
+            channels: Vec::new(),
+            away: None,
+            signon: 0,
+            last_active: 0,
+        }
+    }
+
+    /// The nick to address replies to: `*` before one is chosen.
+    pub fn target(&self) -> &str {
+        if self.nick.is_empty() {
+            "*"
+        } else {
+            &self.nick
+        }
+    }
+
+    /// The host shown to others (the address, as no reverse lookup is done).
+    pub fn host(&self) -> String {
+        match self.ip {
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => v4.to_string(),
+                None => {
+                    let s = v6.to_string();
+                    // A host must not start with ':' or it would read as a trailing param.
+                    if s.starts_with(':') {
+                        format!("0{s}")
+                    } else {
+                        s
+                    }
+                }
+            },
+            IpAddr::V4(v4) => v4.to_string(),
+        }
+    }
+
+    /// `nick!user@host`, the source of this client's messages.
+    pub fn prefix(&self) -> String {
+        format!("{}!{}@{}", self.nick, self.user, self.host())
+    }
+
+    pub fn is_oper(&self) -> bool {
+        self.modes.has(UserModes::OPER)
+    }
+}

@@ -1,0 +1,242 @@
+//! Shared chat state: clients, the nick registry and channels.
+//!
+//! Owned by the workers, behind one lock (see `server`). Everything here is a
+//! plain data update: no I/O, no encoding, no replies. Each operation touches
+//! only the records it names, never every client, so its cost does not grow
+//! with the number of connections.
+
+mod channel;
+mod client;
+pub mod mask;
+
+pub use channel::{flag, Ban, Channel, Status, Topic};
+pub use client::{Caps, Client, UserModes};
+
+use hashbrown::HashMap;
+
+use crate::bus::ConnId;
+use crate::protocol::{IrcKey, IrcStr};
+
+/// The whole chat state of one server.
+#[derive(Default)]
+pub struct World {
+    pub clients: HashMap<ConnId, Client>,
+    pub nicks: HashMap<IrcKey, ConnId>,
+    pub channels: HashMap<IrcKey, Channel>,
+    pub counts: Counts,
+}
+
+/// Running totals for LUSERS, kept up to date by every change.
+#[derive(Default, Debug, Clone, Copy)]
+pub struct Counts {
+    pub registered: usize,
+    pub invisible: usize,
+    pub opers: usize,
+    pub max_registered: usize,
+}
+
+impl World {
+    pub fn client(&self, id: ConnId) -> Option<&Client> {
+        self.clients.get(&id)
+    }
+
+    pub fn client_mut(&mut self, id: ConnId) -> Option<&mut Client> {
+        self.clients.get_mut(&id)
+    }
+
+    pub fn find_nick(&self, nick: &str) -> Option<ConnId> {
+        self.nicks.get(&IrcStr(nick)).copied()
+    }
+
+    pub fn channel(&self, name: &str) -> Option<&Channel> {
+        self.channels.get(&IrcStr(name))
+    }
+
+    pub fn channel_mut(&mut self, name: &str) -> Option<&mut Channel> {
+        self.channels.get_mut(&IrcStr(name))
+    }
+
+    /// Unregistered connections (accepted, not yet through registration).
+    pub fn unregistered(&self) -> usize {
+        self.clients.len() - self.counts.registered
+    }
+
+    /// Gives `id` the nick `new`, releasing its old one. The caller has checked
+    /// that `new` is free (or is the same client's nick in another case).
+    pub fn set_nick(&mut self, id: ConnId, new: &str) {
+        let Some(c) = self.clients.get_mut(&id) else {
+            return;
+        };
+        if !c.nick.is_empty() {
+            self.nicks.remove(&IrcStr(&c.nick));
+        }
+        c.nick = new.into();
+        self.nicks.insert(IrcKey::new(new), id);
+    }
+
+    /// Marks a client registered and counts it.
+    pub fn mark_registered(&mut self, id: ConnId, now: u64) {
+        let Some(c) = self.clients.get_mut(&id) else {
+            return;
+        };
+        c.registered = true;
+        c.signon = now;
+        c.last_active = now;
+        self.counts.registered += 1;
+        if c.modes.has(UserModes::INVISIBLE) {
+            self.counts.invisible += 1;
+        }
+        self.counts.max_registered = self.counts.max_registered.max(self.counts.registered);
+    }
+
+    /// Changes a user mode bit, keeping the counts right.
+    pub fn set_user_mode(&mut self, id: ConnId, bit: u8, on: bool) -> bool {
+        let Some(c) = self.clients.get_mut(&id) else {
+            return false;
+        };
+        if c.modes.has(bit) == on {
+            return false;
+        }
+        c.modes.set(bit, on);
+        if c.registered {
+            let counter = match bit {
+                UserModes::INVISIBLE => Some(&mut self.counts.invisible),
+                UserModes::OPER => Some(&mut self.counts.opers),
+                _ => None,
+            };
+            if let Some(n) = counter {
+                if on {
+                    *n += 1;
+                } else {
+                    *n -= 1;
+                }
+            }
+        }
+        true
+    }
+
+    /// Everyone who shares at least one channel with `id`, once each, without
+    /// `id` itself.
+    pub fn peers(&self, id: ConnId) -> Vec<ConnId> {
+        let Some(c) = self.clients.get(&id) else {
+            return Vec::new();
+        };
+        let mut out: Vec<ConnId> = Vec::new();
+        for key in &c.channels {
+            if let Some(ch) = self.channels.get(key) {
+                out.extend(ch.members.keys().copied().filter(|&m| m != id));
+            }
+        }
+        if c.channels.len() > 1 {
+            out.sort_unstable();
+            out.dedup();
+        }
+        out
+    }
+
+    /// Adds `id` to a channel, creating it (with `id` as operator) if needed.
+    /// Returns the member's status.
+    pub fn join(&mut self, id: ConnId, name: &str, now: u64) -> Status {
+        let ch = self
+            .channels
+            .entry(IrcKey::new(name))
+            .or_insert_with(|| Channel::new(name, now));
+        let status = if ch.members.is_empty() {
+            Status(Status::OP)
+        } else {
+            Status::default()
+        };
+        ch.members.insert(id, status);
+        let key = IrcKey::new(&ch.name);
+        if let Some(c) = self.clients.get_mut(&id) {
+            ch.invites
+                .retain(|n| !crate::protocol::irc_eq(&n.0, &c.nick));
+            c.channels.push(key);
+        }
+        status
+    }
+
+    /// Removes `id` from a channel, dropping the channel when it empties.
+    pub fn part(&mut self, id: ConnId, name: &str) {
+        if let Some(ch) = self.channels.get_mut(&IrcStr(name)) {
+            ch.members.remove(&id);
+            if ch.members.is_empty() {
+                self.channels.remove(&IrcStr(name));
+            }
+        }
+        if let Some(c) = self.clients.get_mut(&id) {
+            c.channels.retain(|k| !crate::protocol::irc_eq(&k.0, name));
+        }
+    }
+
+    /// Removes a client entirely: nick, channel memberships, counts.
+    pub fn remove_client(&mut self, id: ConnId) -> Option<Client> {
+        let c = self.clients.remove(&id)?;
+        if !c.nick.is_empty() && self.nicks.get(&IrcStr(&c.nick)) == Some(&id) {
+            self.nicks.remove(&IrcStr(&c.nick));
+        }
+        for key in &c.channels {
+            if let Some(ch) = self.channels.get_mut(key) {
+                ch.members.remove(&id);
+                if ch.members.is_empty() {
+                    self.channels.remove(key);
+                }
+            }
+        }
+        if c.registered {
+            self.counts.registered -= 1;
+            if c.modes.has(UserModes::INVISIBLE) {
+                self.counts.invisible -= 1;
+            }
+            if c.is_oper() {
+                self.counts.opers -= 1;
+            }
+        }
+        Some(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(n: u32) -> ConnId {
+        ConnId { slot: n, gen: 1 }
+    }
+
+    fn world_with(n: u32) -> World {
+        let mut w = World::default();
+        for i in 0..n {
+            w.clients
+                .insert(id(i), Client::new([127, 0, 0, 1].into(), true));
+            w.set_nick(id(i), &format!("n{i}"));
+            w.mark_registered(id(i), 0);
+        }
+        w
+    }
+
+    #[test]
+    fn first_joiner_is_op_and_channel_dies_empty() {
+        let mut w = world_with(2);
+        assert!(w.join(id(0), "#A", 0).is_op());
+        assert!(!w.join(id(1), "#a", 0).is_op());
+        assert_eq!(w.peers(id(0)), vec![id(1)]);
+        w.part(id(0), "#a");
+        w.part(id(1), "#A");
+        assert!(w.channel("#a").is_none());
+    }
+
+    #[test]
+    fn removing_a_client_frees_its_nick_and_counts() {
+        let mut w = world_with(2);
+        w.join(id(0), "#a", 0);
+        w.join(id(1), "#a", 0);
+        w.set_user_mode(id(0), UserModes::INVISIBLE, true);
+        assert_eq!(w.counts.invisible, 1);
+        w.remove_client(id(0));
+        assert!(w.find_nick("N0").is_none());
+        assert_eq!(w.counts.registered, 1);
+        assert_eq!(w.counts.invisible, 0);
+        assert_eq!(w.channel("#a").unwrap().members.len(), 1);
+    }
+}

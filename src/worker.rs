@@ -1,0 +1,65 @@
+//! A chat worker: takes events for the connections it owns, runs them against
+//! the shared state under its lock, and sends the resulting output batch to
+//! the reactor before the lock is released, so the reactor applies batches in
+//! exactly the order the state changed. Never touches a socket.
+
+use std::sync::{Arc, Mutex};
+
+use crossbeam_channel::Receiver;
+
+use crate::bus::{Event, Outbox};
+use crate::commands::{self, Ctx, Env};
+use crate::state::World;
+
+/// Most events handled under one lock acquisition, so a busy worker amortises
+/// the lock and the reactor wake-up without starving the other workers.
+const MAX_BATCH: usize = 64;
+
+/// State shared by every worker.
+pub struct Shared {
+    pub world: Mutex<World>,
+    pub env: Env,
+    pub outbox: Outbox,
+}
+
+/// The worker thread's loop; returns when the reactor drops its sender.
+pub fn run(shared: Arc<Shared>, inbox: Receiver<Event>) {
+    let mut out = Vec::new();
+    while let Ok(first) = inbox.recv() {
+        // A poisoned lock means a command panicked part-way; the state it left
+        // is still structurally valid, so keep serving.
+        let mut world = shared.world.lock().unwrap_or_else(|p| p.into_inner());
+        handle(&mut world, &shared.env, &mut out, first);
+        for ev in inbox.try_iter().take(MAX_BATCH - 1) {
+            handle(&mut world, &shared.env, &mut out, ev);
+        }
+        shared.outbox.send(std::mem::take(&mut out));
+        drop(world);
+    }
+}
+
+fn handle(world: &mut World, env: &Env, out: &mut Vec<crate::bus::Out>, ev: Event) {
+    let conn = match &ev {
+        Event::Accepted { conn, .. }
+        | Event::Line { conn, .. }
+        | Event::LineTooLong { conn }
+        | Event::Closed { conn, .. }
+        | Event::Task { conn, .. } => *conn,
+    };
+    let known = world.clients.contains_key(&conn);
+    let mut ctx = Ctx {
+        world,
+        env,
+        conn,
+        out,
+    };
+    match ev {
+        Event::Accepted { addr, .. } => commands::accepted(&mut ctx, addr.ip()),
+        Event::Line { line, .. } if known => commands::handle_line(&mut ctx, &line),
+        Event::LineTooLong { .. } if known => commands::line_too_long(&mut ctx),
+        Event::Closed { reason, .. } if known => commands::closed(&mut ctx, &reason),
+        Event::Task { task, .. } if known => task(&mut ctx),
+        // Events for a connection already removed (it quit or was killed).
+        _ => {}
+    }
+}

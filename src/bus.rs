@@ -46,6 +46,10 @@ pub enum Event {
         conn: ConnId,
         task: crate::commands::Task,
     },
+    /// The reactor has stopped; the worker should finish. (Workers also hold
+    /// each other's senders for tasks, so channel disconnection alone would
+    /// never come.)
+    Stop,
 }
 
 impl std::fmt::Debug for Event {
@@ -58,6 +62,8 @@ impl std::fmt::Debug for Event {
             Event::LineTooLong { conn } => write!(f, "LineTooLong({conn:?})"),
             Event::Closed { conn, reason } => write!(f, "Closed({conn:?}, {reason})"),
             Event::Task { conn, .. } => write!(f, "Task({conn:?})"),
+            Event::Stop => f.write_str("Stop"),
+            Event::Stop => f.write_str("Stop"),
         }
     }
 }

@@ -22,24 +22,32 @@ pub struct Shared {
     pub outbox: Outbox,
 }
 
-/// The worker thread's loop; returns when the reactor drops its sender.
+/// The worker thread's loop; returns when the reactor says [`Event::Stop`].
 pub fn run(shared: Arc<Shared>, inbox: Receiver<Event>) {
     let mut out = Vec::new();
+    let mut stopping = false;
     while let Ok(first) = inbox.recv() {
         // A poisoned lock means a command panicked part-way; the state it left
         // is still structurally valid, so keep serving.
         let mut world = shared.world.lock().unwrap_or_else(|p| p.into_inner());
-        handle(&mut world, &shared.env, &mut out, first);
-        for ev in inbox.try_iter().take(MAX_BATCH - 1) {
+        for ev in std::iter::once(first).chain(inbox.try_iter().take(MAX_BATCH - 1)) {
+            if matches!(ev, Event::Stop) {
+                stopping = true;
+                break;
+            }
             handle(&mut world, &shared.env, &mut out, ev);
         }
         shared.outbox.send(std::mem::take(&mut out));
         drop(world);
+        if stopping {
+            return;
+        }
     }
 }
 
 fn handle(world: &mut World, env: &Env, out: &mut Vec<crate::bus::Out>, ev: Event) {
     let conn = match &ev {
+        Event::Stop => return,
         Event::Accepted { conn, .. }
         | Event::Line { conn, .. }
         | Event::LineTooLong { conn }

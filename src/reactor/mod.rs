@@ -478,6 +478,9 @@ impl Reactor {
 
 impl Drop for Reactor {
     fn drop(&mut self) {
+        for w in &self.workers {
+            let _ = w.send(Event::Stop);
+        }
         self.stop_listening();
         for (_, c) in self.conns.iter() {
             let _ = self.poller.delete(&c.sock);

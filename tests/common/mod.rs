@@ -1,0 +1,202 @@
+//! Shared test harness: an in-process server on port 0 and a line-oriented
+//! test client whose every read is bounded by a timeout.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use parley::{Config, Server, ServerHandle};
+
+/// How long any single expected line may take to arrive.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A server running in this process; shut down on drop.
+pub struct TestServer {
+    handle: Option<ServerHandle>,
+    pub addr: SocketAddr,
+}
+
+impl TestServer {
+    pub fn start() -> TestServer {
+        Self::start_with(|_| {})
+    }
+
+    /// Starts a server on 127.0.0.1:0 after `tweak` adjusts the defaults.
+    pub fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
+        let mut config = Config {
+            listen: vec!["127.0.0.1:0".parse().unwrap()],
+            workers: 2,
+            ..Config::default()
+        };
+        tweak(&mut config);
+        let handle = Server::start(config).expect("server starts");
+        let addr = handle.local_addr();
+        TestServer {
+            handle: Some(handle),
+            addr,
+        }
+    }
+
+    pub fn connect(&self) -> TestClient {
+        TestClient::connect(self.addr)
+    }
+
+    /// Connects and registers with `nick`, reading through the end of the MOTD.
+    pub fn client(&self, nick: &str) -> TestClient {
+        let mut c = self.connect();
+        c.register(nick);
+        c
+    }
+
+    /// Graceful shutdown, returning once every thread has finished.
+    pub fn shutdown(mut self) {
+        self.handle
+            .take()
+            .unwrap()
+            .shutdown()
+            .expect("clean shutdown");
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(h) = self.handle.take() {
+            let _ = h.shutdown();
+        }
+    }
+}
+
+/// A raw IRC connection for tests.
+pub struct TestClient {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+    pub nick: String,
+}
+
+impl TestClient {
+    pub fn connect(addr: SocketAddr) -> TestClient {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+        stream.set_nodelay(true).unwrap();
+        let writer = stream.try_clone().unwrap();
+        TestClient {
+            reader: BufReader::new(stream),
+            writer,
+            nick: String::new(),
+        }
+    }
+
+    /// Sends one line (CRLF is added).
+    pub fn send(&mut self, line: &str) {
+        self.writer
+            .write_all(format!("{line}\r\n").as_bytes())
+            .expect("send");
+    }
+
+    /// Sends raw bytes as they are.
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).expect("send");
+    }
+
+    /// The next line, without CRLF. Panics on timeout or close.
+    pub fn recv(&mut self) -> String {
+        match self.try_recv() {
+            Some(l) => l,
+            None => panic!("{}: connection closed while waiting for a line", self.nick),
+        }
+    }
+
+    /// The next line, or None if the server closed the connection.
+    pub fn try_recv(&mut self) -> Option<String> {
+        let mut buf = Vec::new();
+        match self.reader.read_until(b'\n', &mut buf) {
+            Ok(0) => None,
+            Ok(_) => {
+                let s = String::from_utf8_lossy(&buf);
+                Some(s.trim_end_matches(['\r', '\n']).to_string())
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                panic!("{}: no line within {TIMEOUT:?}", self.nick)
+            }
+            Err(_) => None,
+        }
+    }
+
+    /// Asserts the next line is exactly `line`.
+    pub fn expect(&mut self, line: &str) {
+        let got = self.recv();
+        assert_eq!(got, line, "{}: unexpected line", self.nick);
+    }
+
+    /// Reads lines until one satisfies `pred`, returning it. Bounded by TIMEOUT.
+    pub fn recv_until(&mut self, mut pred: impl FnMut(&str) -> bool) -> String {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            assert!(
+                Instant::now() < deadline,
+                "{}: wanted line never came",
+                self.nick
+            );
+            let l = self.recv();
+            if pred(&l) {
+                return l;
+            }
+        }
+    }
+
+    /// Reads until a line contains `needle`, returning it.
+    pub fn recv_containing(&mut self, needle: &str) -> String {
+        self.recv_until(|l| l.contains(needle))
+    }
+
+    /// Sends PING and reads up to the PONG; returns the lines before it. Used
+    /// to prove that nothing else was sent, without sleeping.
+    pub fn sync(&mut self) -> Vec<String> {
+        self.send("PING :sync-token");
+        let mut seen = Vec::new();
+        loop {
+            let l = self.recv();
+            if l.ends_with("PONG parley.local :sync-token") {
+                return seen;
+            }
+            seen.push(l);
+        }
+    }
+
+    /// Asserts the connection is closed by the server (after any lines).
+    pub fn expect_closed(&mut self) -> Vec<String> {
+        let mut seen = Vec::new();
+        while let Some(l) = self.try_recv() {
+            seen.push(l);
+        }
+        seen
+    }
+
+    /// Registers with NICK/USER and reads through the end of the MOTD.
+    pub fn register(&mut self, nick: &str) {
+        self.nick = nick.to_string();
+        self.send(&format!("NICK {nick}"));
+        self.send(&format!("USER {nick} 0 * :Real {nick}"));
+        self.expect(&format!(
+            ":parley.local 001 {nick} :Welcome to the Parley IRC Network, {nick}!~{nick}@127.0.0.1"
+        ));
+        self.recv_until(|l| l.contains(" 376 ") || l.contains(" 422 "));
+    }
+
+    /// JOINs a channel and reads through the end of NAMES.
+    pub fn join(&mut self, chan: &str) {
+        self.send(&format!("JOIN {chan}"));
+        self.recv_until(|l| l.contains(" 366 "));
+    }
+
+    /// The prefix the server uses for this client.
+    pub fn prefix(&self) -> String {
+        format!("{0}!~{0}@127.0.0.1", self.nick)
+    }
+}

@@ -42,6 +42,8 @@ pub struct Conn {
     pub last_rx: u32,
     /// Tick of the accept, of the last PING sent, or of the start of closing.
     pub mark: u32,
+    /// Tick of this connection's one live timer entry.
+    pub timer_at: u32,
 }
 
 /// What came out of one received chunk.
@@ -69,6 +71,7 @@ impl Conn {
             dirty: false,
             last_rx: now,
             mark: now,
+            timer_at: 0,
         }
     }
 
@@ -142,11 +145,20 @@ impl Conn {
         true
     }
 
-    /// Drops everything queued (used before a final ERROR line).
+    /// Drops everything queued (used before a final ERROR line), except the
+    /// rest of a line already partly written, so the next line starts clean.
     pub fn clear_queue(&mut self) {
+        let partial = (self.front_sent > 0)
+            .then(|| self.sendq.pop_front())
+            .flatten();
         self.sendq = VecDeque::new();
-        self.front_sent = 0;
         self.queued = 0;
+        if let Some(front) = partial {
+            self.queued = front.len() - self.front_sent;
+            self.sendq.push_back(front);
+        } else {
+            self.front_sent = 0;
+        }
     }
 
     pub fn has_pending(&self) -> bool {

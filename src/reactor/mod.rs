@@ -152,8 +152,8 @@ impl Reactor {
 
             let now = self.tick();
             self.timers.advance(now, &mut due);
-            for id in due.drain(..) {
-                self.on_timer(id, now);
+            for (id, at) in due.drain(..) {
+                self.on_timer(id, at, now);
             }
             self.flush_dirty();
 
@@ -212,8 +212,7 @@ impl Reactor {
         };
         let conn = entry.insert(Conn::new(sock, self.next_gen, addr.ip(), now));
         let id = conn.id(slot);
-        self.timers
-            .schedule(id, now + self.config.registration_timeout as u32);
+        self.arm(id, now + self.config.registration_timeout as u32);
         log::debug!("accepted {addr} as {id:?}");
         self.to_worker(id, Event::Accepted { conn: id, addr });
         Ok(())
@@ -273,6 +272,7 @@ impl Reactor {
                         if let Some(c) = self.live(id) {
                             c.registered = true;
                             c.last_rx = now;
+                            self.arm(id, now + self.config.ping_interval as u32);
                         }
                     }
                     Out::Close(id, line) => {
@@ -395,7 +395,7 @@ impl Reactor {
         if conn.want_write {
             let _ = self.poller.modify(&conn.sock, PollEvent::writable(key));
         }
-        self.timers.schedule(id, now + CLOSE_GRACE_SECS);
+        self.arm(id, now + CLOSE_GRACE_SECS);
         self.flush(key);
     }
 
@@ -416,7 +416,15 @@ impl Reactor {
         }
     }
 
-    fn on_timer(&mut self, id: ConnId, now: u32) {
+    /// Sets the connection's one live timer entry (older ones become stale).
+    fn arm(&mut self, id: ConnId, at: u32) {
+        if let Some(c) = self.live(id) {
+            c.timer_at = at;
+            self.timers.schedule(id, at);
+        }
+    }
+
+    fn on_timer(&mut self, id: ConnId, at: u32, now: u32) {
         let cfg = &self.config;
         let (reg, interval, timeout) = (
             cfg.registration_timeout as u32,
@@ -424,6 +432,9 @@ impl Reactor {
             cfg.ping_timeout as u32,
         );
         let Some(conn) = self.live(id) else { return };
+        if conn.timer_at != at {
+            return; // superseded by a later arm()
+        }
         let slot = id.slot as usize;
         let next = if conn.closing {
             if now >= conn.mark + CLOSE_GRACE_SECS {
@@ -451,7 +462,7 @@ impl Reactor {
         } else {
             conn.last_rx + interval
         };
-        self.timers.schedule(id, next);
+        self.arm(id, next);
     }
 
     fn stop_listening(&mut self) {

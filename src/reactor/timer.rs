@@ -1,16 +1,18 @@
 //! A coarse timer wheel with one-second slots.
 //!
-//! Each connection has one entry at a time. Entries are never cancelled: when
-//! one fires, the reactor looks at the connection's real state and either acts
-//! or schedules it again, so activity costs nothing here and a tick costs only
-//! the entries that fall due in it (never a scan over every connection).
+//! Entries are never cancelled: each carries the tick it was set for, and the
+//! connection remembers the tick of its one live entry, so a superseded entry
+//! is recognised and dropped when it fires. When a live entry fires, the
+//! reactor looks at the connection's real state and either acts or arms it
+//! again, so activity costs nothing here and a tick costs only the entries
+//! that fall due in it (never a scan over every connection).
 
 use crate::bus::ConnId;
 
 const SLOTS: usize = 256;
 
 pub struct TimerWheel {
-    slots: Vec<Vec<ConnId>>,
+    slots: Vec<Vec<(ConnId, u32)>>,
     /// The last tick whose slot has been handed out.
     done: u32,
 }
@@ -27,12 +29,12 @@ impl TimerWheel {
     /// has passed). Deadlines more than a lap away fire early and are
     /// rescheduled by the caller.
     pub fn schedule(&mut self, id: ConnId, at: u32) {
-        let at = at.max(self.done + 1);
-        self.slots[at as usize % SLOTS].push(id);
+        let slot = at.max(self.done + 1);
+        self.slots[slot as usize % SLOTS].push((id, at));
     }
 
     /// Takes every entry due up to and including tick `now`.
-    pub fn advance(&mut self, now: u32, due: &mut Vec<ConnId>) {
+    pub fn advance(&mut self, now: u32, due: &mut Vec<(ConnId, u32)>) {
         while self.done < now {
             self.done += 1;
             let slot = &mut self.slots[self.done as usize % SLOTS];
@@ -68,10 +70,10 @@ mod tests {
         w.advance(2, &mut due);
         assert!(due.is_empty());
         w.advance(4, &mut due);
-        assert_eq!(due, vec![id(1)]);
+        assert_eq!(due, vec![(id(1), 3)]);
         due.clear();
         w.advance(5, &mut due);
-        assert_eq!(due, vec![id(2)]);
+        assert_eq!(due, vec![(id(2), 5)]);
     }
 
     #[test]
@@ -81,6 +83,6 @@ mod tests {
         w.advance(10, &mut due);
         w.schedule(id(7), 1);
         w.advance(11, &mut due);
-        assert_eq!(due, vec![id(7)]);
+        assert_eq!(due, vec![(id(7), 1)]);
     }
 }

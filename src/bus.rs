@@ -63,7 +63,6 @@ impl std::fmt::Debug for Event {
             Event::Closed { conn, reason } => write!(f, "Closed({conn:?}, {reason})"),
             Event::Task { conn, .. } => write!(f, "Task({conn:?})"),
             Event::Stop => f.write_str("Stop"),
-            Event::Stop => f.write_str("Stop"),
         }
     }
 }

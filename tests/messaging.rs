@@ -67,8 +67,8 @@ fn channel_messages_fan_out_to_every_member_but_the_sender() {
     }
     // A one-word message arrives as a trailing parameter all the same.
     m[3].send("PRIVMSG #c word");
-    for i in 0..3 {
-        m[i].expect(":dave!~dave@127.0.0.1 PRIVMSG #c :word");
+    for c in &mut m[..3] {
+        c.expect(":dave!~dave@127.0.0.1 PRIVMSG #c :word");
     }
 }
 

@@ -8,9 +8,11 @@
 mod channel;
 mod client;
 pub mod mask;
+mod table;
 
 pub use channel::{flag, Ban, Channel, Status, Topic};
 pub use client::{Caps, Client, UserModes};
+pub use table::ClientTable;
 
 use hashbrown::HashMap;
 
@@ -20,7 +22,7 @@ use crate::protocol::{IrcKey, IrcStr};
 /// The whole chat state of one server.
 #[derive(Default)]
 pub struct World {
-    pub clients: HashMap<ConnId, Client>,
+    pub clients: ClientTable,
     pub nicks: HashMap<IrcKey, ConnId>,
     pub channels: HashMap<IrcKey, Channel>,
     pub counts: Counts,

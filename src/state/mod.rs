@@ -17,15 +17,55 @@ pub use table::ClientTable;
 use hashbrown::HashMap;
 
 use crate::bus::ConnId;
-use crate::protocol::{IrcKey, IrcStr};
+use crate::protocol::{irc_eq, IrcKey, IrcStr};
 
 /// The whole chat state of one server.
 #[derive(Default)]
 pub struct World {
     pub clients: ClientTable,
-    pub nicks: HashMap<IrcKey, ConnId>,
+    /// Nick -> connection, hashed and compared case-insensitively through the
+    /// client's own nick, so the nick is stored only once.
+    nicks: NickIndex,
     pub channels: HashMap<IrcKey, Channel>,
     pub counts: Counts,
+}
+
+/// The nick index: a hash table of connection ids whose keys live in the
+/// client records themselves.
+#[derive(Default)]
+struct NickIndex {
+    table: hashbrown::HashTable<ConnId>,
+    hasher: hashbrown::DefaultHashBuilder,
+}
+
+impl NickIndex {
+    fn hash(&self, nick: &str) -> u64 {
+        use std::hash::BuildHasher;
+        self.hasher.hash_one(IrcStr(nick))
+    }
+
+    fn find(&self, clients: &ClientTable, nick: &str) -> Option<ConnId> {
+        let eq = |id: &ConnId| clients.get(id).is_some_and(|c| irc_eq(&c.nick, nick));
+        self.table.find(self.hash(nick), eq).copied()
+    }
+
+    /// Adds `id`, whose record in `clients` already carries `nick`.
+    fn insert(&mut self, clients: &ClientTable, id: ConnId, nick: &str) {
+        let hash = self.hash(nick);
+        let hasher = &self.hasher;
+        let rehash = |id: &ConnId| {
+            use std::hash::BuildHasher;
+            hasher.hash_one(IrcStr(clients.get(id).map_or("", |c| &c.nick)))
+        };
+        self.table.insert_unique(hash, id, rehash);
+    }
+
+    fn remove(&mut self, clients: &ClientTable, nick: &str) {
+        let eq = |id: &ConnId| clients.get(id).is_some_and(|c| irc_eq(&c.nick, nick));
+        if let Ok(entry) = self.table.find_entry(self.hash(nick), eq) {
+            entry.remove();
+        }
+    }
 }
 
 /// Running totals for LUSERS, kept up to date by every change.
@@ -47,7 +87,7 @@ impl World {
     }
 
     pub fn find_nick(&self, nick: &str) -> Option<ConnId> {
-        self.nicks.get(&IrcStr(nick)).copied()
+        self.nicks.find(&self.clients, nick)
     }
 
     pub fn channel(&self, name: &str) -> Option<&Channel> {
@@ -66,14 +106,17 @@ impl World {
     /// Gives `id` the nick `new`, releasing its old one. The caller has checked
     /// that `new` is free (or is the same client's nick in another case).
     pub fn set_nick(&mut self, id: ConnId, new: &str) {
-        let Some(c) = self.clients.get_mut(&id) else {
+        let Some(c) = self.clients.get(&id) else {
             return;
         };
         if !c.nick.is_empty() {
-            self.nicks.remove(&IrcStr(&c.nick));
+            let old = c.nick.clone();
+            self.nicks.remove(&self.clients, &old);
         }
-        c.nick = new.into();
-        self.nicks.insert(IrcKey::new(new), id);
+        if let Some(c) = self.clients.get_mut(&id) {
+            c.nick = new.into();
+        }
+        self.nicks.insert(&self.clients, id, new);
     }
 
     /// Marks a client registered and counts it.
@@ -173,10 +216,11 @@ impl World {
 
     /// Removes a client entirely: nick, channel memberships, counts.
     pub fn remove_client(&mut self, id: ConnId) -> Option<Client> {
-        let c = self.clients.remove(&id)?;
-        if !c.nick.is_empty() && self.nicks.get(&IrcStr(&c.nick)) == Some(&id) {
-            self.nicks.remove(&IrcStr(&c.nick));
+        let nick = self.clients.get(&id)?.nick.clone();
+        if !nick.is_empty() && self.find_nick(&nick) == Some(id) {
+            self.nicks.remove(&self.clients, &nick);
         }
+        let c = self.clients.remove(&id)?;
         for key in &c.channels {
             if let Some(ch) = self.channels.get_mut(key) {
                 ch.members.remove(&id);

@@ -402,3 +402,26 @@ fn invite_replies_and_errors() {
     bob.expect(":alice!~alice@127.0.0.1 INVITE bob #c");
     assert!(bob.sync().is_empty());
 }
+
+#[test]
+fn an_invitation_belongs_to_the_user_not_the_nick() {
+    let server = TestServer::start();
+    let mut alice = server.client("alice");
+    alice.join("#c");
+    alice.send("MODE #c +i");
+    alice.expect(":alice!~alice@127.0.0.1 MODE #c +i");
+    let mut bob = server.client("bob");
+    alice.send("INVITE bob #c");
+    alice.expect(":parley.local 341 alice bob #c");
+    bob.expect(":alice!~alice@127.0.0.1 INVITE bob #c");
+    bob.send("NICK bobby");
+    bob.expect(":bob!~bob@127.0.0.1 NICK :bobby");
+    // Whoever picks up the old nick is not invited...
+    let mut mallory = server.client("bob");
+    mallory.send("JOIN #c");
+    mallory.expect(":parley.local 473 bob #c :Cannot join channel (+i)");
+    // ...while the invited user still is, under the new nick.
+    bob.send("JOIN #c");
+    bob.expect(":bobby!~bob@127.0.0.1 JOIN #c");
+    bob.expect(":parley.local 353 bobby = #c :@alice bobby");
+}

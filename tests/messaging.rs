@@ -87,6 +87,10 @@ fn echo_message_returns_the_senders_own_messages() {
     alice.send("NOTICE bob :direct");
     alice.expect(":alice!~alice@127.0.0.1 NOTICE bob :direct");
     bob.expect(":alice!~alice@127.0.0.1 NOTICE bob :direct");
+    // A message to oneself arrives once, not twice.
+    alice.send("PRIVMSG ALICE :to me");
+    alice.expect(":alice!~alice@127.0.0.1 PRIVMSG alice :to me");
+    assert!(alice.sync().is_empty());
     // bob lacks the capability: no echo for him.
     bob.send("PRIVMSG #c :not echoed");
     alice.expect(":bob!~bob@127.0.0.1 PRIVMSG #c :not echoed");
@@ -229,10 +233,21 @@ fn away_is_reported_to_privmsg_senders_and_away_notify_peers() {
     bob.send("PRIVMSG alice :back?");
     alice.expect(":bob!~bob@127.0.0.1 PRIVMSG alice :back?");
     assert!(bob.sync().is_empty());
-    // bob did not ask for away-notify's opposite: alice hears nothing of his.
+    // alice did not ask for away-notify: she hears nothing of bob's.
     bob.send("AWAY :brb");
     bob.expect(":parley.local 306 bob :You have been marked as being away");
     assert!(alice.sync().is_empty());
+
+    // A user who joins while away is announced as away to away-notify members.
+    let mut carol = server.client("carol");
+    carol.send("AWAY :not here");
+    carol.expect(":parley.local 306 carol :You have been marked as being away");
+    carol.join("#c");
+    bob.expect(":carol!~carol@127.0.0.1 JOIN #c");
+    bob.expect(":carol!~carol@127.0.0.1 AWAY :not here");
+    alice.expect(":carol!~carol@127.0.0.1 JOIN #c");
+    assert!(alice.sync().is_empty());
+    assert!(carol.sync().is_empty());
 }
 
 #[test]

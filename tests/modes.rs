@@ -249,3 +249,17 @@ fn channel_mode_errors() {
         assert!(c.sync().is_empty(), "{}", c.nick);
     }
 }
+
+#[test]
+fn full_ban_list_is_478() {
+    let server = TestServer::start_with(|c| c.max_bans = 2);
+    let mut alice = server.client("alice");
+    alice.join("#c");
+    alice.send("MODE #c +bbb a b c");
+    alice.expect(":parley.local 478 alice #c b :Channel list is full");
+    alice.expect(":alice!~alice@127.0.0.1 MODE #c +bb a!*@* b!*@*");
+    alice.send("MODE #c +b d");
+    alice.expect(":parley.local 478 alice #c b :Channel list is full");
+    alice.send("MODE #c -b+b a d");
+    alice.expect(":alice!~alice@127.0.0.1 MODE #c -b+b a!*@* d!*@*");
+}

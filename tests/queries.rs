@@ -377,3 +377,57 @@ fn unknown_commands_and_missing_parameters() {
     alice.send("PASS x");
     alice.expect(":parley.local 462 alice :You may not reregister");
 }
+
+#[test]
+fn invisible_members_are_hidden_from_outsiders_only() {
+    let server = TestServer::start();
+    let mut alice = server.client("alice");
+    alice.join("#c");
+    let mut ghost = server.client("ghost");
+    ghost.send("MODE ghost +i");
+    ghost.expect(":ghost MODE ghost :+i");
+    ghost.join("#c");
+    alice.expect(":ghost!~ghost@127.0.0.1 JOIN #c");
+
+    // A member sees everyone.
+    alice.send("NAMES #c");
+    alice.expect(":parley.local 353 alice = #c :@alice ghost");
+    alice.expect(":parley.local 366 alice #c :End of /NAMES list");
+    alice.send("WHO #c");
+    assert_eq!(
+        rows_until(
+            &mut alice,
+            " 315 ",
+            ":parley.local 315 alice #c :End of /WHO list"
+        ),
+        [
+            ":parley.local 352 alice #c ~alice 127.0.0.1 parley.local alice H@ :0 Real alice",
+            ":parley.local 352 alice #c ~ghost 127.0.0.1 parley.local ghost H :0 Real ghost",
+        ]
+    );
+    // An outsider does not see the invisible member.
+    let mut dave = server.client("dave");
+    dave.send("NAMES #c");
+    dave.expect(":parley.local 353 dave = #c :@alice");
+    dave.expect(":parley.local 366 dave #c :End of /NAMES list");
+    dave.send("WHO #c");
+    dave.expect(":parley.local 352 dave #c ~alice 127.0.0.1 parley.local alice H@ :0 Real alice");
+    dave.expect(":parley.local 315 dave #c :End of /WHO list");
+}
+
+#[test]
+fn whois_channels_follow_multi_prefix() {
+    let server = TestServer::start();
+    let mut alice = server.client("alice");
+    alice.join("#c");
+    alice.send("MODE #c +v alice");
+    alice.expect(":alice!~alice@127.0.0.1 MODE #c +v alice");
+    let mut plain = server.client("plain");
+    plain.send("WHOIS alice");
+    plain.recv_containing(" 311 ");
+    plain.expect(":parley.local 319 plain alice :@#c");
+    let mut multi = multi_prefix(&server, "multi");
+    multi.send("WHOIS alice");
+    multi.recv_containing(" 311 ");
+    multi.expect(":parley.local 319 multi alice :@+#c");
+}

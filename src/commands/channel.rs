@@ -2,8 +2,8 @@
 //! INVITE.
 
 use super::{need_params, unix_now, Ctx, Relay};
-use crate::protocol::{irc_eq, numeric::*, IrcKey, Message};
-use crate::state::{flag, mask::mask_matches, Caps, Topic};
+use crate::protocol::{irc_eq, numeric::*, Message};
+use crate::state::{flag, mask::mask_matches, Caps, Topic, UserModes};
 
 /// Channel names: `#`, then no space, comma, BEL or colon, within CHANNELLEN.
 pub fn valid_channel(name: &str, max: usize) -> bool {
@@ -48,7 +48,7 @@ fn join_one(ctx: &mut Ctx, name: &str, key: Option<&str>) {
         );
     }
     if let Some(ch) = ctx.world.channel(name) {
-        let invited = ch.invites.iter().any(|n| irc_eq(&n.0, &client.nick));
+        let invited = ch.is_invited(me);
         let prefix = client.prefix();
         let refusal = if ch.key.is_some() && ch.key.as_deref() != key {
             Some((ERR_BADCHANNELKEY, "Cannot join channel (+k)"))
@@ -79,6 +79,28 @@ fn join_one(ctx: &mut Ctx, name: &str, key: Option<&str>) {
         client_tags: None,
     };
     ctx.relay(&members, &relay, false);
+    // away-notify: members who asked hear that the newcomer is away.
+    if let Some(away) = ctx.me().away.clone() {
+        let watchers: Vec<_> = members
+            .iter()
+            .copied()
+            .filter(|&m| {
+                m != me
+                    && ctx
+                        .world
+                        .client(m)
+                        .is_some_and(|c| c.caps.has(Caps::AWAY_NOTIFY))
+            })
+            .collect();
+        let relay = Relay {
+            source: &prefix,
+            command: "AWAY",
+            params: &[],
+            text: Some(&away),
+            client_tags: None,
+        };
+        ctx.relay(&watchers, &relay, false);
+    }
     send_topic(ctx, &chan_name, false);
     send_names(ctx, &chan_name);
 }
@@ -203,11 +225,16 @@ pub fn send_names(ctx: &mut Ctx, chan_name: &str) {
     let Some(ch) = ctx.world.channel(chan_name) else {
         return;
     };
+    // Invisible users are listed only to people in the channel with them.
+    let member = ch.members.contains_key(&ctx.conn);
     let mut entries: Vec<String> = ch
         .members
         .iter()
         .filter_map(|(id, st)| {
             let c = ctx.world.client(*id)?;
+            if !member && c.modes.has(UserModes::INVISIBLE) {
+                return None;
+            }
             Some(format!("{}{}", st.prefixes(all_prefixes), c.nick))
         })
         .collect();
@@ -374,9 +401,7 @@ pub fn invite(ctx: &mut Ctx, msg: &Message) {
         None => return ctx.num(ERR_NOSUCHCHANNEL, &[name, "No such channel"]),
     };
     let ch = ctx.world.channel_mut(&chan_name).expect("checked above");
-    if !ch.invites.iter().any(|n| irc_eq(&n.0, &target_nick)) {
-        ch.invites.push(IrcKey::new(&target_nick));
-    }
+    ch.invite(target);
     let line = ctx
         .numeric(RPL_INVITING)
         .param(&target_nick)

@@ -50,7 +50,7 @@ pub fn message(ctx: &mut Ctx, command: &str, msg: &Message) {
             None => continue,
         };
         let mut recipients = recipients;
-        if echo {
+        if echo && !recipients.contains(&ctx.conn) {
             recipients.push(ctx.conn);
         }
         let relay = Relay {

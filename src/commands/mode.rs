@@ -4,6 +4,9 @@ use super::{need_params, unix_now, Ctx, Relay};
 use crate::protocol::{irc_eq, numeric::*, Message};
 use crate::state::{flag, mask::normalize_mask, Ban, Status, UserModes};
 
+/// Not in `protocol::numeric` yet: `<client> <channel> <char> :Channel list is full`.
+const ERR_BANLISTFULL: &str = "478";
+
 /// Most mode changes that take a parameter in one command (ISUPPORT MODES).
 const MAX_PARAM_MODES: usize = 4;
 
@@ -311,7 +314,7 @@ fn change_one(
             match (adding, exists) {
                 (true, None) => {
                     if ch.bans.len() >= max {
-                        ctx.num("478", &[chan_name, &mask, "Channel ban list is full"]);
+                        ctx.num(ERR_BANLISTFULL, &[chan_name, "b", "Channel list is full"]);
                         return None;
                     }
                     let setter_nick = setter.split('!').next().unwrap_or(setter);

@@ -3,7 +3,7 @@
 
 use argon2::{Argon2, PasswordHash, PasswordVerifier};
 
-use super::{need_params, user::force_quit, Ctx};
+use super::{need_params, user::force_quit, Ctx, Relay};
 use crate::protocol::{numeric::*, LineBuilder, Message};
 use crate::state::UserModes;
 
@@ -85,8 +85,10 @@ pub fn wallops(ctx: &mut Ctx, msg: &Message) {
     }
 }
 
+/// `KILL <nickname> <comment>`: the victim gets the KILL, then its own QUIT
+/// (which its channel peers see too), then ERROR, and is disconnected.
 pub fn kill(ctx: &mut Ctx, msg: &Message) {
-    if need_params(ctx, msg, 1).is_none() {
+    if need_params(ctx, msg, 2).is_none() {
         return;
     }
     if !ctx.me().is_oper() {
@@ -96,16 +98,41 @@ pub fn kill(ctx: &mut Ctx, msg: &Message) {
         );
     }
     let nick = msg.params()[0];
-    let Some(target) = ctx.world.find_nick(nick) else {
+    let Some((target, victim_nick, victim_prefix)) = ctx
+        .world
+        .find_nick(nick)
+        .and_then(|id| Some((id, ctx.world.client(id).filter(|c| c.registered)?)))
+        .map(|(id, c)| (id, c.nick.to_string(), c.prefix()))
+    else {
         return ctx.num(ERR_NOSUCHNICK, &[nick, "No such nick/channel"]);
     };
     let killer = ctx.me().nick.to_string();
-    let comment = msg
-        .param(1)
-        .filter(|c| !c.is_empty())
-        .unwrap_or("No reason given");
+    let killer_prefix = ctx.me().prefix();
+    let comment = msg.params()[1];
     let reason = format!("Killed ({killer} ({comment}))");
-    log::info!("{killer} killed {nick}: {comment}");
+    log::info!("{killer} killed {victim_nick}: {comment}");
+    ctx.relay(
+        &[target],
+        &Relay {
+            source: &killer_prefix,
+            command: "KILL",
+            params: &[&victim_nick],
+            text: Some(comment),
+            client_tags: None,
+        },
+        false,
+    );
+    ctx.relay(
+        &[target],
+        &Relay {
+            source: &victim_prefix,
+            command: "QUIT",
+            params: &[],
+            text: Some(&reason),
+            client_tags: None,
+        },
+        false,
+    );
     force_quit(
         ctx,
         target,

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use super::{registration::send_isupport, unix_now, Ctx, VERSION};
 use crate::bus::ConnId;
 use crate::protocol::{numeric::*, Message};
-use crate::state::Caps;
+use crate::state::{Caps, UserModes};
 
 /// `H`/`G` (here/gone), `*` for operators, then the channel prefix.
 fn who_flags(ctx: &Ctx, id: ConnId, channel_prefix: &str) -> String {
@@ -25,9 +25,18 @@ pub fn who(ctx: &mut Ctx, msg: &Message) {
     let mask = msg.param(0).filter(|m| !m.is_empty()).unwrap_or("*");
     let all_prefixes = ctx.me().caps.has(Caps::MULTI_PREFIX);
     let rows: Vec<(ConnId, String, String)> = if let Some(ch) = ctx.world.channel(mask) {
+        // Invisible users are listed only to people in the channel with them.
+        let member = ch.members.contains_key(&ctx.conn);
+        let world = &*ctx.world;
         let mut rows: Vec<_> = ch
             .members
             .iter()
+            .filter(|(id, _)| {
+                member
+                    || world
+                        .client(**id)
+                        .is_some_and(|c| !c.modes.has(UserModes::INVISIBLE))
+            })
             .map(|(id, st)| {
                 (
                     *id,
@@ -86,6 +95,7 @@ pub fn whois(ctx: &mut Ctx, msg: &Message) {
         ctx.num(ERR_NOSUCHNICK, &[nick, "No such nick/channel"]);
         return ctx.num(RPL_ENDOFWHOIS, &[nick, "End of /WHOIS list"]);
     };
+    let all_prefixes = ctx.me().caps.has(Caps::MULTI_PREFIX);
     let c = ctx.world.client(id).expect("found above");
     let (shown, user, host, real) = (
         c.nick.to_string(),
@@ -104,7 +114,11 @@ pub fn whois(ctx: &mut Ctx, msg: &Message) {
         .iter()
         .filter_map(|k| {
             let ch = ctx.world.channels.get(k)?;
-            Some(format!("{}{}", ch.status(id)?.prefixes(false), ch.name))
+            Some(format!(
+                "{}{}",
+                ch.status(id)?.prefixes(all_prefixes),
+                ch.name
+            ))
         })
         .collect();
     ctx.num(RPL_WHOISUSER, &[&shown, &user, &host, "*", &real]);

@@ -3,7 +3,6 @@
 use hashbrown::HashMap;
 
 use crate::bus::ConnId;
-use crate::protocol::IrcKey;
 
 /// A member's status in a channel, as bits.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
@@ -71,8 +70,10 @@ pub struct Channel {
     pub key: Option<Box<str>>,
     pub limit: Option<usize>,
     pub bans: Vec<Ban>,
-    /// Nicks invited since the last time they joined.
-    pub invites: Vec<IrcKey>,
+    /// Connections invited since the last time they joined. Kept by
+    /// connection, not nick, so that an invitation cannot be picked up by
+    /// whoever takes the invited user's nick after a nick change.
+    pub invites: Vec<ConnId>,
 }
 
 impl Channel {
@@ -93,6 +94,25 @@ impl Channel {
 
     pub fn has(&self, bit: u8) -> bool {
         self.flags & bit != 0
+    }
+
+    /// Most outstanding invitations kept per channel; the oldest is dropped
+    /// past it, so invitations to users who never come cannot pile up.
+    pub const MAX_INVITES: usize = 64;
+
+    /// Records an invitation for `id` (once).
+    pub fn invite(&mut self, id: ConnId) {
+        if self.invites.contains(&id) {
+            return;
+        }
+        if self.invites.len() >= Self::MAX_INVITES {
+            self.invites.remove(0);
+        }
+        self.invites.push(id);
+    }
+
+    pub fn is_invited(&self, id: ConnId) -> bool {
+        self.invites.contains(&id)
     }
 
     pub fn status(&self, id: ConnId) -> Option<Status> {

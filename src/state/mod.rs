@@ -192,10 +192,9 @@ impl World {
             Status::default()
         };
         ch.members.insert(id, status);
+        ch.invites.retain(|&n| n != id);
         let key = IrcKey::new(&ch.name);
         if let Some(c) = self.clients.get_mut(&id) {
-            ch.invites
-                .retain(|n| !crate::protocol::irc_eq(&n.0, &c.nick));
             c.channels.push(key);
         }
         status

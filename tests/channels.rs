@@ -425,3 +425,42 @@ fn an_invitation_belongs_to_the_user_not_the_nick() {
     bob.expect(":bobby!~bob@127.0.0.1 JOIN #c");
     bob.expect(":parley.local 353 bobby = #c :@alice bobby");
 }
+
+#[test]
+fn part_and_kick_with_several_targets() {
+    let server = TestServer::start();
+    let (mut alice, mut bob, mut carol) = trio(&server);
+    bob.join("#d");
+    alice.send("JOIN #d");
+    alice.expect(":alice!~alice@127.0.0.1 JOIN #d");
+    alice.recv_until(|l| l.contains(" 366 "));
+    bob.expect(":alice!~alice@127.0.0.1 JOIN #d");
+
+    // One PART line per channel, each with the reason.
+    alice.send("PART #c,#d :both");
+    for c in [&mut alice, &mut bob] {
+        c.expect(":alice!~alice@127.0.0.1 PART #c :both");
+        c.expect(":alice!~alice@127.0.0.1 PART #d :both");
+    }
+    carol.expect(":alice!~alice@127.0.0.1 PART #c :both");
+
+    // One KICK line per victim.
+    let mut dave = server.client("dave");
+    dave.join("#k");
+    bob.join("#k");
+    carol.join("#k");
+    dave.expect(":bob!~bob@127.0.0.1 JOIN #k");
+    dave.expect(":carol!~carol@127.0.0.1 JOIN #k");
+    bob.expect(":carol!~carol@127.0.0.1 JOIN #k");
+    dave.send("KICK #k bob,ghost,carol :out");
+    for c in [&mut dave, &mut bob, &mut carol] {
+        c.expect(":dave!~dave@127.0.0.1 KICK #k bob :out");
+    }
+    dave.expect(":parley.local 401 dave ghost :No such nick/channel");
+    for c in [&mut dave, &mut carol] {
+        c.expect(":dave!~dave@127.0.0.1 KICK #k carol :out");
+    }
+    assert!(bob.sync().is_empty());
+    dave.send("NAMES #k");
+    dave.expect(":parley.local 353 dave = #k :@dave");
+}

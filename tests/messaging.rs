@@ -379,6 +379,10 @@ fn quit_with_reason_is_seen_by_peers_and_closes_the_link() {
     let mut m = members(&server, &["alice", "bob", "carol"], "#c");
     let mut outsider = server.client("outsider");
     let mut carol = m.pop().unwrap();
+    // alice shares two channels with carol and still sees one QUIT.
+    m[0].join("#d");
+    carol.join("#d");
+    m[0].expect(":carol!~carol@127.0.0.1 JOIN #d");
     carol.send("QUIT :see you");
     carol.expect("ERROR :Closing Link: 127.0.0.1 (Quit: see you)");
     assert!(carol.expect_closed().is_empty());

@@ -78,6 +78,8 @@ pub enum Out {
     Registered(ConnId),
     /// Send this final line (an `ERROR`), flush, and close.
     Close(ConnId, SharedLine),
+    /// The client became an operator: exempt it from flood control.
+    FloodExempt(ConnId),
 }
 
 /// The workers' way back to the reactor: a channel of batches plus a wake-up

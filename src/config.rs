@@ -40,6 +40,14 @@ pub struct Config {
     pub motd_file: Option<PathBuf>,
     /// Server password required with PASS before registration, if set.
     pub password: Option<String>,
+    /// The account database (SQLite); `:memory:` keeps it in memory only.
+    pub db: PathBuf,
+    /// Seconds a user may keep a registered nick without logging in to it
+    /// before being renamed to a guest nick; 0 turns enforcement off.
+    pub nick_enforce_grace: u64,
+    /// Accounts that are server operators when logged in (besides those given
+    /// the flag with `NickServ OPER`).
+    pub oper_accounts: Vec<String>,
     /// Longest nickname.
     pub nicklen: usize,
     /// Longest channel name.
@@ -56,6 +64,16 @@ pub struct Config {
     pub max_targets: usize,
     /// Most bans (+b) on one channel.
     pub max_bans: usize,
+    /// Most connections from one address (IPv6: one /64); 0 = no limit.
+    pub max_per_ip: usize,
+    /// Most connections that have not finished registering, server-wide.
+    pub max_unregistered: usize,
+    /// Lines a client may send at once before flood control holds it back.
+    pub flood_burst: u32,
+    /// Lines per second a client may send after its burst; 0 = no flood control.
+    pub flood_rate: u32,
+    /// Lines held back before the client is dropped with `ERROR :Excess Flood`.
+    pub flood_max_held: usize,
     /// Operator accounts for OPER.
     #[serde(rename = "oper")]
     pub opers: Vec<OperConfig>,
@@ -89,6 +107,9 @@ impl Default for Config {
             motd: None,
             motd_file: None,
             password: None,
+            db: PathBuf::from("./parley.db"),
+            nick_enforce_grace: 30,
+            oper_accounts: Vec::new(),
             nicklen: 30,
             channellen: 64,
             topiclen: 390,
@@ -97,6 +118,11 @@ impl Default for Config {
             max_channels_per_client: 100,
             max_targets: 4,
             max_bans: 100,
+            max_per_ip: 64,
+            max_unregistered: 5000,
+            flood_burst: 20,
+            flood_rate: 5,
+            flood_max_held: 100,
             opers: Vec::new(),
         }
     }
@@ -147,6 +173,9 @@ impl Config {
         }
         if self.nicklen == 0 || self.channellen < 2 {
             return bad("nicklen/channellen: too small");
+        }
+        if self.flood_rate > 0 && (self.flood_burst == 0 || self.flood_max_held == 0) {
+            return bad("flood_burst and flood_max_held must be at least 1 when flood_rate is set");
         }
         if self.ping_interval == 0 || self.ping_timeout == 0 || self.registration_timeout == 0 {
             return bad("timeouts must be at least one second");

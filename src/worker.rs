@@ -55,19 +55,75 @@ fn handle(world: &mut World, env: &Env, out: &mut Vec<crate::bus::Out>, ev: Even
         | Event::Task { conn, .. } => *conn,
     };
     let known = world.clients.contains_key(&conn);
-    let mut ctx = Ctx {
-        world,
-        env,
-        conn,
-        out,
-    };
-    match ev {
-        Event::Accepted { addr, .. } => commands::accepted(&mut ctx, addr.ip()),
-        Event::Line { line, .. } if known => commands::handle_line(&mut ctx, &line),
-        Event::LineTooLong { .. } if known => commands::line_too_long(&mut ctx),
-        Event::Closed { reason, .. } if known => commands::closed(&mut ctx, &reason),
-        Event::Task { task, .. } if known => task(&mut ctx),
-        // Events for a connection already removed (it quit or was killed).
-        _ => {}
+    let before = out.len();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut ctx = Ctx {
+            world: &mut *world,
+            env,
+            conn,
+            out: &mut *out,
+        };
+        match ev {
+            Event::Accepted { addr, .. } => commands::accepted(&mut ctx, addr.ip()),
+            Event::Line { line, .. } if known => commands::handle_line(&mut ctx, &line),
+            Event::LineTooLong { .. } if known => commands::line_too_long(&mut ctx),
+            Event::Closed { reason, .. } if known => commands::closed(&mut ctx, &reason),
+            Event::Task { task, .. } if known => task(&mut ctx),
+            // Events for a connection already removed (it quit or was killed).
+            _ => {}
+        }
+    }));
+    if result.is_err() {
+        // The belt under the braces: a bug in one command must not take the
+        // server down. Drop what the command was sending, disconnect the
+        // client that triggered it, and remove it from the state.
+        log::error!("a command from {conn:?} panicked; disconnecting that client");
+        out.truncate(before);
+        let mut ctx = Ctx {
+            world,
+            env,
+            conn,
+            out,
+        };
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            commands::closed(&mut ctx, "Internal server error")
+        }));
+        let line = crate::protocol::LineBuilder::new(None, "ERROR")
+            .trailing("Internal server error")
+            .build();
+        ctx.out.push(crate::bus::Out::Close(conn, line));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bus::{ConnId, Out};
+    use crate::state::Client;
+
+    #[test]
+    fn a_panicking_command_disconnects_only_its_client() {
+        let (tx, _rx) = crossbeam_channel::unbounded();
+        let env = Env::new(crate::Config::default(), Vec::new(), vec![tx]);
+        let mut world = World::default();
+        let (a, b) = (ConnId { slot: 0, gen: 1 }, ConnId { slot: 1, gen: 1 });
+        for (id, nick) in [(a, "a"), (b, "b")] {
+            world
+                .clients
+                .insert(id, Client::new([127, 0, 0, 1].into(), true));
+            world.set_nick(id, nick);
+        }
+        let mut out = Vec::new();
+        let task: crate::commands::Task = Box::new(|_ctx| panic!("boom"));
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        handle(&mut world, &env, &mut out, Event::Task { conn: a, task });
+        std::panic::set_hook(hook);
+        assert!(world.client(a).is_none(), "the offending client is removed");
+        assert!(world.find_nick("a").is_none());
+        assert!(world.client(b).is_some(), "others are untouched");
+        assert!(
+            matches!(out.as_slice(), [Out::Close(id, line)] if *id == a && &line[..] == b"ERROR :Internal server error\r\n")
+        );
     }
 }

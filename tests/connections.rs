@@ -35,7 +35,10 @@ fn bare_lf_endings_and_blank_lines_are_accepted() {
 
 #[test]
 fn client_that_never_reads_is_dropped_and_others_keep_receiving() {
-    let server = TestServer::start_with(|c| c.sendq = 256 * 1024);
+    let server = TestServer::start_with(|c| {
+        c.sendq = 256 * 1024;
+        c.flood_rate = 0;
+    });
     let mut stuck = server.client("stuck");
     stuck.join("#flood");
     let mut reader = server.client("reader");
@@ -101,7 +104,10 @@ fn client_that_never_reads_is_dropped_and_others_keep_receiving() {
 
 #[test]
 fn every_member_sees_the_same_order() {
-    let server = TestServer::start_with(|c| c.workers = 2);
+    let server = TestServer::start_with(|c| {
+        c.workers = 2;
+        c.flood_rate = 0;
+    });
     let nicks = ["s1", "s2", "r1", "r2", "r3"];
     let mut clients: Vec<_> = nicks.iter().map(|n| server.client(n)).collect();
     for c in &mut clients {
@@ -258,4 +264,70 @@ fn server_full_is_refused_with_error() {
     let _b = server.client("f2");
     let mut c = server.connect();
     assert_eq!(c.expect_closed(), vec!["ERROR :Server is full"]);
+}
+
+#[test]
+fn flooding_client_is_held_back_in_order_then_dropped_past_the_limit() {
+    let server = TestServer::start_with(|c| {
+        c.flood_burst = 3;
+        c.flood_rate = 50;
+        c.flood_max_held = 40;
+    });
+    // Within the hold limit: every line is answered, in order, just later.
+    let mut lagged = server.client("lagged");
+    let burst: String = (0..30).map(|i| format!("PING :t{i}\r\n")).collect();
+    lagged.send_raw(burst.as_bytes());
+    for i in 0..30 {
+        lagged.expect(&format!(":parley.local PONG parley.local :t{i}"));
+    }
+    // Far over: dropped with the error, while a bystander is unaffected.
+    let mut bystander = server.client("bystander");
+    let mut flooder = server.client("flooder");
+    let flood: String = (0..200).map(|i| format!("PING :f{i}\r\n")).collect();
+    flooder.send_raw(flood.as_bytes());
+    let seen = flooder.expect_closed();
+    assert_eq!(seen.last().map(String::as_str), Some("ERROR :Excess Flood"));
+    assert!(seen.len() < 200, "the flood was cut short");
+    assert!(bystander.sync().is_empty());
+}
+
+#[test]
+fn connections_per_address_are_limited() {
+    let server = TestServer::start_with(|c| c.max_per_ip = 2);
+    let _a = server.client("ip1");
+    let _b = server.connect();
+    let mut c = server.connect();
+    assert_eq!(
+        c.expect_closed(),
+        vec!["ERROR :Too many connections from your address"]
+    );
+    drop(_b);
+    // The slot frees once the server has seen the close; retry until then.
+    let deadline = std::time::Instant::now() + common::TIMEOUT;
+    loop {
+        let mut d = server.connect();
+        d.send("PING :in");
+        match d.try_recv() {
+            Some(l) if l == ":parley.local PONG parley.local :in" => break,
+            other => assert!(
+                std::time::Instant::now() < deadline,
+                "never readmitted: {other:?}"
+            ),
+        }
+    }
+}
+
+#[test]
+fn unregistered_connections_are_limited() {
+    let server = TestServer::start_with(|c| c.max_unregistered = 1);
+    let mut first = server.connect();
+    first.send("PING :x");
+    first.expect(":parley.local PONG parley.local :x");
+    let mut second = server.connect();
+    assert_eq!(
+        second.expect_closed(),
+        vec!["ERROR :Too many unregistered connections, try again later"]
+    );
+    first.register("nowreg");
+    server.client("another");
 }

@@ -50,6 +50,7 @@ fn finish_oper(ctx: &mut Ctx, name: &str, ok: bool) {
     let me = ctx.conn;
     ctx.world.set_user_mode(me, UserModes::OPER, true);
     ctx.num(RPL_YOUREOPER, &["You are now an IRC operator"]);
+    ctx.out.push(crate::bus::Out::FloodExempt(me));
     let nick = ctx.me().nick.to_string();
     let line = LineBuilder::new(Some(&nick), "MODE")
         .param(&nick)

@@ -10,6 +10,7 @@ use std::collections::VecDeque;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{IpAddr, TcpStream};
 
+use super::flood::Flood;
 use crate::bus::ConnId;
 use crate::protocol::{SharedLine, MAX_TAGS};
 
@@ -44,6 +45,7 @@ pub struct Conn {
     pub mark: u32,
     /// Tick of this connection's one live timer entry.
     pub timer_at: u32,
+    pub flood: Flood,
 }
 
 /// What came out of one received chunk.
@@ -53,7 +55,7 @@ pub enum Received<'a> {
 }
 
 impl Conn {
-    pub fn new(sock: TcpStream, gen: u32, ip: IpAddr, now: u32) -> Self {
+    pub fn new(sock: TcpStream, gen: u32, ip: IpAddr, now: u32, flood: Flood) -> Self {
         Conn {
             sock,
             gen,
@@ -72,6 +74,7 @@ impl Conn {
             last_rx: now,
             mark: now,
             timer_at: 0,
+            flood,
         }
     }
 
@@ -234,7 +237,15 @@ mod tests {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
         let (s, _) = l.accept().unwrap();
-        (Conn::new(s, 1, [127, 0, 0, 1].into(), 0), c)
+        let limits = super::super::flood::FloodLimits {
+            burst: 1,
+            rate: 0,
+            max_held: 1,
+        };
+        (
+            Conn::new(s, 1, [127, 0, 0, 1].into(), 0, Flood::new(0, &limits)),
+            c,
+        )
     }
 
     fn lines(c: &mut Conn, data: &[u8], max: usize) -> Vec<String> {

@@ -7,10 +7,12 @@
 //! command logic: what a line means is the workers' business.
 
 mod conn;
+mod flood;
 mod timer;
 
+use std::collections::HashMap;
 use std::io;
-use std::net::{SocketAddr, TcpListener};
+use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,6 +25,7 @@ use crate::bus::{ConnId, Event, Out, Waker};
 use crate::config::Config;
 use crate::protocol::{LineBuilder, SharedLine};
 use conn::{Conn, Received};
+use flood::{Flood, FloodLimits};
 use timer::TimerWheel;
 
 /// How long a closing connection may take to drain its last lines.
@@ -50,6 +53,29 @@ pub struct Reactor {
     stop: Arc<AtomicBool>,
     ping_line: SharedLine,
     max_clients: usize,
+    flood: FloodLimits,
+    /// Connections per source address (IPv6 grouped by /64).
+    per_ip: HashMap<IpAddr, u32>,
+    /// Connections not yet registered.
+    unregistered: usize,
+    /// Connections with lines held back by flood control.
+    throttled: Vec<usize>,
+    /// Events decoded from one read, before flood control sees them.
+    incoming: Vec<Event>,
+}
+
+/// The address a per-address limit counts against: IPv4 as is, IPv6 by /64.
+fn ip_group(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+        v4 => v4,
+    }
 }
 
 /// Poller keys at the top of the range belong to listeners; slab keys are
@@ -101,17 +127,32 @@ impl Reactor {
             waker,
             timers: TimerWheel::new(),
             started: Instant::now(),
-            config,
             dirty: Vec::new(),
             scratch: vec![0; READ_CHUNK].into_boxed_slice(),
             stop,
             ping_line,
             max_clients,
+            flood: FloodLimits {
+                burst: config.flood_burst,
+                rate: config.flood_rate,
+                max_held: config.flood_max_held,
+            },
+            per_ip: HashMap::new(),
+            unregistered: 0,
+            throttled: Vec::new(),
+            incoming: Vec::new(),
+            config,
         })
     }
 
     fn tick(&self) -> u32 {
         self.started.elapsed().as_secs() as u32
+    }
+
+    /// Milliseconds on the reactor clock (wraps after 49 days; flood control
+    /// uses wrapping differences).
+    fn now_ms(&self) -> u32 {
+        self.started.elapsed().as_millis() as u32
     }
 
     fn to_worker(&self, id: ConnId, ev: Event) {
@@ -128,10 +169,12 @@ impl Reactor {
             events.clear();
             let until_tick =
                 Duration::from_millis(1000 - self.started.elapsed().subsec_millis() as u64);
-            let timeout = if self.dirty.is_empty() {
-                until_tick
-            } else {
+            let timeout = if !self.dirty.is_empty() {
                 Duration::ZERO
+            } else if !self.throttled.is_empty() {
+                until_tick.min(Duration::from_millis(50))
+            } else {
+                until_tick
             };
             self.poller.wait(&mut events, Some(timeout))?;
 
@@ -147,6 +190,7 @@ impl Reactor {
                     self.on_writable(ev.key);
                 }
             }
+            self.release_throttled();
             self.drain_inbox();
             self.flush_dirty();
 
@@ -185,10 +229,10 @@ impl Reactor {
                     return;
                 }
             };
-            if self.conns.len() >= self.max_clients {
+            if let Some(why) = self.refusal(addr.ip()) {
                 use std::io::Write;
-                let _ = (&sock).write(b"ERROR :Server is full\r\n");
-                log::warn!("refused {addr}: server full ({} clients)", self.conns.len());
+                let _ = (&sock).write(format!("ERROR :{why}\r\n").as_bytes());
+                log::warn!("refused {addr}: {why}");
                 continue;
             }
             if let Err(e) = self.add_conn(sock, addr) {
@@ -197,11 +241,26 @@ impl Reactor {
         }
     }
 
+    /// Why a new connection from `ip` must be turned away, if it must.
+    fn refusal(&self, ip: IpAddr) -> Option<&'static str> {
+        let per_ip = self.per_ip.get(&ip_group(ip)).copied().unwrap_or(0) as usize;
+        if self.conns.len() >= self.max_clients {
+            Some("Server is full")
+        } else if self.config.max_per_ip > 0 && per_ip >= self.config.max_per_ip {
+            Some("Too many connections from your address")
+        } else if self.unregistered >= self.config.max_unregistered {
+            Some("Too many unregistered connections, try again later")
+        } else {
+            None
+        }
+    }
+
     fn add_conn(&mut self, sock: std::net::TcpStream, addr: SocketAddr) -> io::Result<()> {
         sock.set_nonblocking(true)?;
         sock.set_nodelay(true)?;
         self.next_gen = self.next_gen.wrapping_add(1);
         let now = self.tick();
+        let flood = Flood::new(self.now_ms(), &self.flood);
         let entry = self.conns.vacant_entry();
         let slot = entry.key();
         // SAFETY: the socket is owned by the Conn stored in the slab at `slot`,
@@ -210,7 +269,9 @@ impl Reactor {
             self.poller
                 .add_with_mode(&sock, PollEvent::readable(slot), PollMode::Level)?
         };
-        let conn = entry.insert(Conn::new(sock, self.next_gen, addr.ip(), now));
+        let conn = entry.insert(Conn::new(sock, self.next_gen, addr.ip(), now, flood));
+        *self.per_ip.entry(ip_group(addr.ip())).or_insert(0) += 1;
+        self.unregistered += 1;
         let id = conn.id(slot);
         self.arm(id, now + self.config.registration_timeout as u32);
         log::debug!("accepted {addr} as {id:?}");
@@ -231,21 +292,70 @@ impl Reactor {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
             Err(e) => return self.close(key, &format!("Read error: {e}"), None),
         };
-        let now = self.started.elapsed().as_secs() as u32;
-        conn.last_rx = now;
-        conn.ping_pending = false;
         let id = conn.id(key);
-        let worker = &self.workers[id.worker(self.workers.len())];
         let max_line = self.config.max_line;
+        let incoming = &mut self.incoming;
         conn.split_lines(&self.scratch[..n], max_line, |r| {
-            let ev = match r {
+            incoming.push(match r {
                 Received::Line(line) => Event::Line {
                     conn: id,
                     line: line.into(),
                 },
                 Received::TooLong => Event::LineTooLong { conn: id },
+            })
+        });
+        if self.incoming.is_empty() {
+            // Bytes without a complete line are not activity: a client that
+            // trickles a line forever still meets the ping timeout.
+            return;
+        }
+        conn.last_rx = self.started.elapsed().as_secs() as u32;
+        conn.ping_pending = false;
+        let was_holding = conn.flood.is_holding();
+        let now_ms = self.started.elapsed().as_millis() as u32;
+        let worker = &self.workers[id.worker(self.workers.len())];
+        let mut flooded = false;
+        for ev in self.incoming.drain(..) {
+            if flooded {
+                continue;
+            }
+            match conn.flood.admit(ev, now_ms, &self.flood) {
+                Ok(Some(ev)) => {
+                    let _ = worker.send(ev);
+                }
+                Ok(None) => {}
+                Err(flood::ExcessFlood) => flooded = true,
+            }
+        }
+        if flooded {
+            log::info!("{id:?} ({}) dropped for flooding", conn.ip);
+            return self.close(key, "Excess Flood", Some(error_line("Excess Flood")));
+        }
+        if !was_holding && conn.flood.is_holding() {
+            self.throttled.push(key);
+        }
+    }
+
+    /// Lets flood-held lines through as their clients' budgets refill.
+    fn release_throttled(&mut self) {
+        if self.throttled.is_empty() {
+            return;
+        }
+        let now_ms = self.now_ms();
+        let workers = &self.workers;
+        let conns = &mut self.conns;
+        let limits = &self.flood;
+        self.throttled.retain(|&key| {
+            let Some(conn) = conns.get_mut(key) else {
+                return false;
             };
-            let _ = worker.send(ev);
+            if conn.closing {
+                return false;
+            }
+            let worker = &workers[conn.id(key).worker(workers.len())];
+            conn.flood.release(now_ms, limits, |ev| {
+                let _ = worker.send(ev);
+            })
         });
     }
 
@@ -270,9 +380,17 @@ impl Reactor {
                     Out::Registered(id) => {
                         let now = self.tick();
                         if let Some(c) = self.live(id) {
-                            c.registered = true;
-                            c.last_rx = now;
-                            self.arm(id, now + self.config.ping_interval as u32);
+                            if !c.registered {
+                                c.registered = true;
+                                c.last_rx = now;
+                                self.unregistered -= 1;
+                                self.arm(id, now + self.config.ping_interval as u32);
+                            }
+                        }
+                    }
+                    Out::FloodExempt(id) => {
+                        if let Some(c) = self.live(id) {
+                            c.flood.exempt = true;
                         }
                     }
                     Out::Close(id, line) => {
@@ -403,6 +521,16 @@ impl Reactor {
     fn remove(&mut self, key: usize, reason: &str) {
         let conn = self.conns.remove(key);
         let _ = self.poller.delete(&conn.sock);
+        if !conn.registered {
+            self.unregistered -= 1;
+        }
+        let group = ip_group(conn.ip);
+        if let Some(n) = self.per_ip.get_mut(&group) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_ip.remove(&group);
+            }
+        }
         let id = conn.id(key);
         log::debug!("closed {id:?} ({})", conn.ip);
         if !conn.reported {

@@ -340,7 +340,8 @@ fn names_from_outside_and_for_unknown_channels() {
 
 #[test]
 fn unknown_commands_and_missing_parameters() {
-    let server = TestServer::start();
+    // Many lines in a row: no flood control, so nothing is held back.
+    let server = TestServer::start_with(|c| c.flood_rate = 0);
     let mut alice = server.client("alice");
     alice.send("FROBNICATE now");
     alice.expect(":parley.local 421 alice FROBNICATE :Unknown command");
@@ -430,4 +431,82 @@ fn whois_channels_follow_multi_prefix() {
     multi.send("WHOIS alice");
     multi.recv_containing(" 311 ");
     multi.expect(":parley.local 319 multi alice :@+#c");
+}
+
+#[test]
+fn hostile_parameters_still_get_well_formed_replies() {
+    // One worker: if a reply panicked it, every later line would go unanswered.
+    let server = TestServer::start_with(|c| {
+        c.workers = 1;
+        c.flood_rate = 0;
+    });
+    let mut alice = server.client("alice");
+    alice.join("#c");
+    for (line, replies) in [
+        (
+            "JOIN :a b",
+            &[":parley.local 403 alice a_b :No such channel"][..],
+        ),
+        (
+            "PART :a b",
+            &[":parley.local 403 alice a_b :No such channel"],
+        ),
+        ("TOPIC ::x", &[":parley.local 403 alice x :No such channel"]),
+        (
+            "MODE :a b",
+            &[":parley.local 401 alice a_b :No such nick/channel"],
+        ),
+        (
+            "PRIVMSG alice,:x :hi",
+            &[
+                ":alice!~alice@127.0.0.1 PRIVMSG alice :hi",
+                ":parley.local 401 alice x :No such nick/channel",
+            ],
+        ),
+        (
+            "WHOIS :a b",
+            &[
+                ":parley.local 401 alice a_b :No such nick/channel",
+                ":parley.local 318 alice a_b :End of /WHOIS list",
+            ],
+        ),
+        (
+            "NAMES :a b",
+            &[":parley.local 366 alice a_b :End of /NAMES list"],
+        ),
+        ("WHO ::", &[":parley.local 315 alice * :End of /WHO list"]),
+        (
+            "NICK :a b",
+            &[":parley.local 432 alice a_b :Erroneous nickname"],
+        ),
+        (
+            ":src :cmd x",
+            &[":parley.local 421 alice CMD :Unknown command"],
+        ),
+        (
+            "CAP :x y",
+            &[":parley.local 410 alice X_Y :Invalid CAP command"],
+        ),
+        (
+            "MODE #c +k ::x",
+            &[":parley.local 525 alice #c :Key is not well-formed"],
+        ),
+        (
+            "MODE #c +k key",
+            &[":alice!~alice@127.0.0.1 MODE #c +k key"],
+        ),
+        // The ':' mask is dropped; the -k after it still applies.
+        (
+            "MODE #c +b-k ::x",
+            &[":alice!~alice@127.0.0.1 MODE #c -k *"],
+        ),
+    ] {
+        alice.send(line);
+        let got = alice.sync();
+        assert_eq!(got, replies, "replies to {line:?}");
+    }
+    alice.send_raw(b":a :b\xff\r\n");
+    alice.expect(
+        ":parley.local FAIL B\u{FFFD} INVALID_UTF8 :Message rejected, your message contained invalid UTF-8",
+    );
 }

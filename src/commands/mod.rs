@@ -149,12 +149,14 @@ impl Ctx<'_> {
         LineBuilder::new(Some(self.server_name()), code).param(self.me().target())
     }
 
-    /// Sends a numeric whose last parameter is trailing text.
+    /// Sends a numeric whose last parameter is trailing text. Middle
+    /// parameters often echo what the client sent, so they are passed through
+    /// [`middle_param`] to keep the reply one well-formed line.
     pub fn num(&mut self, code: &str, params: &[&str]) {
         let mut b = self.numeric(code);
         if let Some((text, middle)) = params.split_last() {
             for p in middle {
-                b.push_param(p);
+                b.push_param(&middle_param(p));
             }
             b = b.trailing(text);
         }
@@ -228,6 +230,22 @@ impl Ctx<'_> {
     }
 }
 
+/// A client-supplied word made safe to send as a middle parameter: one that
+/// is empty, starts with `:` or holds a space (all possible when a client
+/// sends e.g. `JOIN :a b`) would otherwise turn into the trailing parameter
+/// and shift or swallow the parameters after it.
+pub fn middle_param(p: &str) -> std::borrow::Cow<'_, str> {
+    if !p.is_empty() && !p.starts_with(':') && !p.contains(' ') {
+        return p.into();
+    }
+    let cleaned = p.trim_start_matches(':').replace(' ', "_");
+    if cleaned.is_empty() {
+        "*".into()
+    } else {
+        cleaned.into()
+    }
+}
+
 /// Handles one received line from a connection whose client record exists.
 pub fn handle_line(ctx: &mut Ctx, raw: &[u8]) {
     let Ok(text) = std::str::from_utf8(raw) else {
@@ -237,7 +255,7 @@ pub fn handle_line(ctx: &mut Ctx, raw: &[u8]) {
             .to_ascii_uppercase();
         let line = ctx
             .server_line("FAIL")
-            .param(&command)
+            .param(&middle_param(&command))
             .param("INVALID_UTF8")
             .trailing("Message rejected, your message contained invalid UTF-8")
             .build();

@@ -273,7 +273,7 @@ fn change_one(
             let key = arg?;
             let ch = ctx.world.channel_mut(chan_name)?;
             if adding {
-                if key.contains([' ', ',']) || key.len() > 23 {
+                if key.contains([' ', ',']) || key.starts_with(':') || key.len() > 23 {
                     ctx.num(ERR_INVALIDKEY, &[chan_name, "Key is not well-formed"]);
                     return None;
                 }
@@ -308,6 +308,11 @@ fn change_one(
         }
         'b' => {
             let mask = normalize_mask(arg?);
+            // No nick starts with ':', and as a MODE argument such a mask
+            // would have to be the trailing parameter.
+            if mask.starts_with(':') {
+                return None;
+            }
             let max = ctx.env.config.max_bans;
             let ch = ctx.world.channel_mut(chan_name)?;
             let exists = ch.bans.iter().position(|b| irc_eq(&b.mask, &mask));

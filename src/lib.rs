@@ -6,6 +6,7 @@
 //! setting.
 
 pub mod bus;
+pub mod client;
 pub mod commands;
 pub mod config;
 pub mod protocol;

@@ -1,0 +1,74 @@
+//! `parley`: a plain terminal chat client for parley (or any IRC server).
+//!
+//! At a terminal it is a line editor with history; incoming messages appear
+//! above the prompt. With standard input from a pipe or file it is a script
+//! runner: each line is typed in turn, output is plain (no colour, no time
+//! stamps), and at the end of input it quits and exits 0.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use crossbeam_channel::unbounded;
+use parley::client::terminal::{self, Interactive, Plain};
+use parley::client::{Options, Session};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "parley",
+    version,
+    about = "Chat on a parley server from the terminal",
+    after_help = "Type text to talk in the current room; /help lists the commands.\n\
+                  With standard input not a terminal, lines are read from it (a script), \
+                  output is plain, and a refused name ends the client with status 2."
+)]
+struct Args {
+    /// Server host name or address.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Server port.
+    #[arg(long, default_value_t = 6667)]
+    port: u16,
+    /// Your name in the chat (asked for if not given).
+    #[arg(long)]
+    nick: Option<String>,
+    /// Room to join on connecting ("" joins none).
+    #[arg(long, default_value = "#lobby")]
+    channel: String,
+    /// Connect again (with growing delays, a few times) if the server goes away.
+    #[arg(long)]
+    reconnect: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let interactive = terminal::is_interactive();
+    let opts = Options {
+        host: args.host,
+        port: args.port,
+        nick: args.nick.filter(|n| !n.is_empty()),
+        channel: Some(args.channel).filter(|c| !c.is_empty()),
+        reconnect: args.reconnect,
+        interactive,
+        color: interactive && terminal::use_color(),
+        timestamps: interactive,
+    };
+    let (tx, rx) = unbounded();
+    let code = if interactive {
+        match Interactive::start(tx.clone()) {
+            Ok(ui) => Session::new(opts, ui, tx, rx).run(),
+            Err(e) => {
+                eprintln!("parley: cannot use the terminal: {e}");
+                1
+            }
+        }
+    } else {
+        match Plain::start(tx.clone()) {
+            Ok(ui) => Session::new(opts, ui, tx, rx).run(),
+            Err(e) => {
+                eprintln!("parley: cannot read standard input: {e}");
+                1
+            }
+        }
+    };
+    ExitCode::from(code as u8)
+}

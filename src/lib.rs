@@ -5,6 +5,7 @@
 //! -> reactor -> socket. [`server`] wires it together; [`config`] holds every
 //! setting.
 
+pub mod accounts;
 pub mod bus;
 pub mod client;
 pub mod commands;

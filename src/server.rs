@@ -84,7 +84,8 @@ impl Server {
         let config = Arc::new(config);
         let shared = Arc::new(Shared {
             world: Mutex::new(World::default()),
-            env: Env::new((*config).clone(), motd, senders.clone()),
+            env: Env::new((*config).clone(), motd, senders.clone())
+                .with_accounts(crate::accounts::Accounts::from_config(&config)?),
             outbox,
         });
         let stop = Arc::new(AtomicBool::new(false));

@@ -80,7 +80,7 @@ fn cap_negotiation_holds_registration_until_end() {
     let mut c = server.connect();
     c.nick = "carol".into();
     c.send("CAP LS 302");
-    c.expect(":parley.local CAP * LS :away-notify cap-notify echo-message message-tags multi-prefix server-time");
+    c.expect(":parley.local CAP * LS :account-notify account-tag away-notify cap-notify draft/account-registration=before-connect echo-message extended-join message-tags multi-prefix sasl=PLAIN server-time");
     c.send("NICK carol");
     c.send("USER carol 0 * :Carol");
     c.send("CAP REQ :echo-message bogus");

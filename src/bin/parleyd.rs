@@ -44,6 +44,9 @@ struct Args {
     /// Seconds a connection may take to register.
     #[arg(long)]
     registration_timeout: Option<u64>,
+    /// Account database file (SQLite). Default ./parley.db.
+    #[arg(long, value_name = "FILE")]
+    db: Option<PathBuf>,
     /// Log level: error, warn, info, debug, trace (or RUST_LOG).
     #[arg(long, default_value = "info")]
     log: String,
@@ -129,7 +132,8 @@ fn build_config(args: &Args) -> Result<Config, Box<dyn std::error::Error>> {
         network,
         ping_interval,
         ping_timeout,
-        registration_timeout
+        registration_timeout,
+        db
     );
     if let Some(m) = &args.motd_file {
         c.motd_file = Some(m.clone());

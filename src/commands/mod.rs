@@ -6,12 +6,16 @@
 //! hashing) is sent to the rayon pool and resumes later as an
 //! [`Event::Task`](crate::bus::Event).
 
+pub mod account;
 mod channel;
+mod chanserv;
 mod messaging;
 mod mode;
+mod nickserv;
 mod oper;
 mod query;
 mod registration;
+mod sasl;
 mod user;
 
 use std::sync::Arc;
@@ -37,6 +41,8 @@ pub struct Env {
     pub created: String,
     /// The way back to a connection's worker after a slow task.
     pub resumer: Resumer,
+    /// Accounts, their database and its pool.
+    pub accounts: crate::accounts::Accounts,
 }
 
 /// A task that continues a command on the connection's worker, state locked.
@@ -70,7 +76,14 @@ impl Env {
             isupport,
             created: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
             resumer: Resumer::new(workers),
+            accounts: crate::accounts::Accounts::in_memory(),
         }
+    }
+
+    /// Uses `accounts` (the server's database) instead of a private in-memory one.
+    pub fn with_accounts(mut self, accounts: crate::accounts::Accounts) -> Self {
+        self.accounts = accounts;
+        self
     }
 }
 
@@ -181,7 +194,19 @@ impl Ctx<'_> {
     /// Sends `msg` to `targets`, one encoding per tag variant. With
     /// `tag_only`, recipients without message-tags are skipped (TAGMSG).
     pub fn relay(&mut self, targets: &[ConnId], msg: &Relay, tag_only: bool) {
-        let mut groups: [Vec<ConnId>; 4] = Default::default();
+        // What the sender's record adds: its account (account-tag), and for
+        // JOIN its account and real name (extended-join).
+        let sender = msg
+            .source
+            .split_once('!')
+            .and_then(|(nick, _)| self.world.find_nick(nick))
+            .and_then(|id| self.world.client(id));
+        let account = sender.and_then(|c| c.account.as_deref());
+        let extended_join = match sender {
+            Some(c) if msg.command == "JOIN" => Some((account.unwrap_or("*"), &*c.realname)),
+            _ => None,
+        };
+        let mut groups: [Vec<ConnId>; 16] = Default::default();
         for &t in targets {
             let Some(c) = self.world.clients.get(&t) else {
                 continue;
@@ -191,7 +216,9 @@ impl Ctx<'_> {
                 continue;
             }
             let v = c.caps.has(Caps::SERVER_TIME) as usize
-                | ((tags_ok && msg.client_tags.is_some()) as usize) << 1;
+                | ((tags_ok && msg.client_tags.is_some()) as usize) << 1
+                | ((account.is_some() && c.caps.has(Caps::ACCOUNT_TAG)) as usize) << 2
+                | ((extended_join.is_some() && c.caps.has(Caps::EXTENDED_JOIN)) as usize) << 3;
             groups[v].push(t);
         }
         let mut time = None;
@@ -213,9 +240,20 @@ impl Ctx<'_> {
                 }
                 tags.push_str(msg.client_tags.unwrap_or_default());
             }
+            if let (true, Some(a)) = (v & 4 != 0, account) {
+                if !tags.is_empty() {
+                    tags.push(';');
+                }
+                tags.push_str("account=");
+                tags.push_str(a);
+            }
             let mut b = LineBuilder::with_tags(Some(&tags), Some(msg.source), msg.command);
             for p in msg.params {
                 b.push_param(p);
+            }
+            if let (true, Some((account, realname))) = (v & 8 != 0, extended_join) {
+                b.push_param(account);
+                b = b.trailing(realname);
             }
             if let Some(text) = msg.text {
                 b = b.trailing(text);
@@ -290,6 +328,11 @@ pub fn handle_line(ctx: &mut Ctx, raw: &[u8]) {
         "LIST" => channel::list(ctx, &msg),
         "KICK" => channel::kick(ctx, &msg),
         "INVITE" => channel::invite(ctx, &msg),
+        "PRIVMSG" if account::to_service(&msg) => account::service_message(ctx, &msg),
+        "NICKSERV" | "NS" => nickserv::command(ctx, msg.params()),
+        "CHANSERV" | "CS" => chanserv::command(ctx, msg.params()),
+        "AUTHENTICATE" => sasl::authenticate(ctx, &msg),
+        "REGISTER" => account::register(ctx, &msg),
         "PRIVMSG" | "NOTICE" | "TAGMSG" => messaging::message(ctx, &command, &msg),
         "MODE" => mode::mode(ctx, &msg),
         "WHO" => query::who(ctx, &msg),

@@ -137,6 +137,9 @@ pub fn whois(ctx: &mut Ctx, msg: &Message) {
     if oper {
         ctx.num(RPL_WHOISOPERATOR, &[&shown, "is an IRC operator"]);
     }
+    if let Some(account) = ctx.world.client(id).and_then(|c| c.account.clone()) {
+        ctx.num("330", &[&shown, &account, "is logged in as"]);
+    }
     ctx.num(
         RPL_WHOISIDLE,
         &[

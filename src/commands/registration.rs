@@ -10,7 +10,7 @@ use crate::state::Caps;
 pub fn allowed_before_registration(command: &str) -> bool {
     matches!(
         command,
-        "CAP" | "PASS" | "NICK" | "USER" | "PING" | "PONG" | "QUIT"
+        "CAP" | "PASS" | "NICK" | "USER" | "PING" | "PONG" | "QUIT" | "AUTHENTICATE" | "REGISTER"
     )
 }
 
@@ -27,16 +27,22 @@ pub fn cap(ctx: &mut Ctx, msg: &Message) {
             if !registered {
                 ctx.me_mut().cap_negotiating = true;
             }
-            if msg
+            let v302 = msg
                 .param(1)
                 .and_then(|v| v.parse::<u32>().ok())
                 .unwrap_or(0)
-                >= 302
-            {
+                >= 302;
+            if v302 {
                 // CAP LS 302 enables cap-notify implicitly.
                 ctx.me_mut().caps.set(Caps::CAP_NOTIFY, true);
             }
-            let names: Vec<&str> = Caps::ALL.iter().map(|(n, _)| *n).collect();
+            let names: Vec<String> = Caps::ALL
+                .iter()
+                .map(|&(n, c)| match Caps::ls_value(c).filter(|_| v302) {
+                    Some(v) => format!("{n}={v}"),
+                    None => n.to_string(),
+                })
+                .collect();
             let line = cap_line(ctx, "LS").trailing(&names.join(" ")).build();
             ctx.send(line);
         }
@@ -88,7 +94,8 @@ pub fn pass(ctx: &mut Ctx, msg: &Message) {
     }
     let ok = match &ctx.env.config.password {
         Some(expected) => constant_time_eq(expected.as_bytes(), msg.params()[0].as_bytes()),
-        None => true,
+        // Without a server password, `PASS account:password` logs in.
+        None => return super::account::pass_login(ctx, msg.params()[0]),
     };
     ctx.me_mut().pass_ok = ok;
 }
@@ -118,7 +125,7 @@ pub fn nick(ctx: &mut Ctx, msg: &Message) {
     let Some(new) = msg.param(0).filter(|n| !n.is_empty()) else {
         return ctx.num(ERR_NONICKNAMEGIVEN, &["No nickname given"]);
     };
-    if !valid_nick(new, ctx.env.config.nicklen) {
+    if !valid_nick(new, ctx.env.config.nicklen) || super::account::is_service(new) {
         return ctx.num(ERR_ERRONEUSNICKNAME, &[new, "Erroneous nickname"]);
     }
     let me = ctx.conn;
@@ -149,6 +156,7 @@ pub fn nick(ctx: &mut Ctx, msg: &Message) {
     };
     ctx.relay(&targets, &relay, false);
     debug_assert!(irc_eq(&ctx.me().nick, new));
+    super::account::nick_changed(ctx);
 }
 
 pub fn user(ctx: &mut Ctx, msg: &Message) {
@@ -179,7 +187,12 @@ pub fn user(ctx: &mut Ctx, msg: &Message) {
 /// Completes registration once NICK, USER and any CAP negotiation are done.
 pub fn try_register(ctx: &mut Ctx) {
     let me = ctx.me();
-    if me.registered || me.nick.is_empty() || me.user.is_empty() || me.cap_negotiating {
+    if me.registered
+        || me.nick.is_empty()
+        || me.user.is_empty()
+        || me.cap_negotiating
+        || me.auth_pending()
+    {
         return;
     }
     if !me.pass_ok {
@@ -193,6 +206,7 @@ pub fn try_register(ctx: &mut Ctx) {
     ctx.world.mark_registered(ctx.conn, unix_now());
     ctx.out.push(Out::Registered(ctx.conn));
     welcome(ctx);
+    super::account::registered(ctx);
 }
 
 fn welcome(ctx: &mut Ctx) {

@@ -16,16 +16,35 @@ impl Caps {
     pub const MULTI_PREFIX: Caps = Caps(1 << 3);
     pub const AWAY_NOTIFY: Caps = Caps(1 << 4);
     pub const CAP_NOTIFY: Caps = Caps(1 << 5);
+    pub const SASL: Caps = Caps(1 << 6);
+    pub const ACCOUNT_TAG: Caps = Caps(1 << 7);
+    pub const ACCOUNT_NOTIFY: Caps = Caps(1 << 8);
+    pub const EXTENDED_JOIN: Caps = Caps(1 << 9);
+    pub const ACCOUNT_REGISTRATION: Caps = Caps(1 << 10);
 
     /// Every capability the server offers, by name, in the order advertised.
-    pub const ALL: [(&'static str, Caps); 6] = [
+    pub const ALL: [(&'static str, Caps); 11] = [
+        ("account-notify", Caps::ACCOUNT_NOTIFY),
+        ("account-tag", Caps::ACCOUNT_TAG),
         ("away-notify", Caps::AWAY_NOTIFY),
         ("cap-notify", Caps::CAP_NOTIFY),
+        ("draft/account-registration", Caps::ACCOUNT_REGISTRATION),
         ("echo-message", Caps::ECHO_MESSAGE),
+        ("extended-join", Caps::EXTENDED_JOIN),
         ("message-tags", Caps::MESSAGE_TAGS),
         ("multi-prefix", Caps::MULTI_PREFIX),
+        ("sasl", Caps::SASL),
         ("server-time", Caps::SERVER_TIME),
     ];
+
+    /// The value advertised with a capability in `CAP LS 302`, if any.
+    pub fn ls_value(c: Caps) -> Option<&'static str> {
+        match c {
+            Caps::SASL => Some("PLAIN"),
+            Caps::ACCOUNT_REGISTRATION => Some("before-connect"),
+            _ => None,
+        }
+    }
 
     pub fn by_name(name: &str) -> Option<Caps> {
         Caps::ALL.iter().find(|(n, _)| *n == name).map(|&(_, c)| c)
@@ -116,6 +135,10 @@ pub struct Client {
     pub signon: u64,
     /// Unix seconds of the last message sent (for WHOIS idle time).
     pub last_active: u64,
+    /// The account this connection is logged in to.
+    pub account: Option<Box<str>>,
+    /// Login state (SASL exchange, failed attempts), once any was made.
+    pub auth: Option<Box<crate::accounts::ConnAuth>>,
 }
 
 impl Client {
@@ -134,6 +157,8 @@ impl Client {
             away: None,
             signon: 0,
             last_active: 0,
+            account: None,
+            auth: None,
         }
     }
 

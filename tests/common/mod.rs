@@ -27,6 +27,8 @@ impl TestServer {
         let mut config = Config {
             listen: vec!["127.0.0.1:0".parse().unwrap()],
             workers: 2,
+            // A private database per server, so tests leave no parley.db behind.
+            db: ":memory:".into(),
             ..Config::default()
         };
         tweak(&mut config);

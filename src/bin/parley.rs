@@ -1,9 +1,20 @@
 //! `parley`: a plain terminal chat client for parley (or any IRC server).
 //!
-//! At a terminal it is a line editor with history; incoming messages appear
-//! above the prompt. With standard input from a pipe or file it is a script
-//! runner: each line is typed in turn, output is plain (no colour, no time
-//! stamps), and at the end of input it quits and exits 0.
+//! At a terminal (standard input and output both terminals) it is a line
+//! editor with history; incoming messages appear above the prompt with
+//! `[HH:MM]` stamps, in colour unless `NO_COLOR` is set.
+//!
+//! Otherwise it runs a script: each line of standard input is typed in turn
+//! (the first line is the name when `--nick` is not given), output is plain
+//! (no colour, no time stamps, so it can be compared line by line), the next
+//! line is read only after registration and after each `/join` is confirmed,
+//! and at the end of input it sends QUIT and exits 0 once the server has
+//! closed the connection. A refused name (taken, invalid) cannot be fixed by a
+//! script, so it ends the client with status 2 and a message on stderr; at a
+//! terminal the name is asked for again.
+//!
+//! Exit status: 0 after quitting, 1 when the connection could not be made or
+//! was lost (after the last attempt with `--reconnect`), 2 for a refused name.
 
 use std::process::ExitCode;
 

@@ -83,13 +83,18 @@ fn some(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_string())
 }
 
-/// Adds `#` to a bare room name so `/join lobby` works.
+/// Adds `#` to bare room names so `/join lobby` (and `/join a,b`) works.
 fn channel_name(s: &str) -> String {
-    if s.starts_with(['#', '&', '+', '!']) {
-        s.to_string()
-    } else {
-        format!("#{s}")
-    }
+    s.split(',')
+        .map(|c| {
+            if c.starts_with(['#', '&', '+', '!']) {
+                c.to_string()
+            } else {
+                format!("#{c}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Understands one typed line. `//text` sends `/text` as chat.
@@ -177,6 +182,7 @@ mod tests {
     fn commands() {
         assert_eq!(parse("/join #a"), Input::Join("#a".into()));
         assert_eq!(parse("/JOIN lobby"), Input::Join("#lobby".into()));
+        assert_eq!(parse("/join a,#b"), Input::Join("#a,#b".into()));
         assert_eq!(
             parse("/part"),
             Input::Part {

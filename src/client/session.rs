@@ -553,9 +553,12 @@ impl<U: Ui> Session<U> {
         }
     }
 
+    /// Sends JOIN and waits for it to be confirmed (for a list `#a,#b`, for
+    /// the last one, which the server handles last).
     fn join(&mut self, chan: &str) {
         self.send(LineBuilder::new(None, "JOIN").param(chan));
-        self.wait = Wait::Join(chan.to_string(), Instant::now() + JOIN_WAIT);
+        let last = chan.rsplit(',').next().unwrap_or(chan);
+        self.wait = Wait::Join(last.to_string(), Instant::now() + JOIN_WAIT);
     }
 
     // ---- what the person types ------------------------------------------
@@ -634,7 +637,8 @@ impl<U: Ui> Session<U> {
             },
             Input::Msg { to, text } => self.say(&to, &text, MsgKind::Say),
             Input::Join(chan) => {
-                if let Some(c) = self.channels.iter().find(|c| irc_eq(c, &chan)).cloned() {
+                let known = self.channels.iter().find(|c| irc_eq(c, &chan)).cloned();
+                if let Some(c) = known {
                     self.current = Some(c.clone());
                     self.info(&format!("now talking in {c}"));
                 } else {

@@ -67,6 +67,11 @@ impl Ui for Plain {
     }
 
     fn ask(&mut self, ask: Ask) {
+        // A person typing into a plain client (output redirected) still
+        // needs to know a name is wanted.
+        if ask == Ask::Name && io::stdin().is_terminal() {
+            eprint!("{NAME_PROMPT}");
+        }
         let _ = self.asks.send(ask);
     }
 }

@@ -412,7 +412,8 @@ pub fn register(ctx: &mut Ctx, msg: &Message) {
                     .trailing("Account successfully registered")
                     .build();
                 ctx.send(line);
-                login(ctx, &name, false, "REGISTER");
+                let oper = ctx.env.accounts.config_oper(&irc_lower(&name));
+                login(ctx, &name, oper, "REGISTER");
             }
             Created::Exists => fail(ctx, "ACCOUNT_EXISTS", &name, "Account already exists"),
             Created::Unavailable => fail(

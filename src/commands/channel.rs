@@ -103,6 +103,7 @@ fn join_one(ctx: &mut Ctx, name: &str, key: Option<&str>) {
     }
     send_topic(ctx, &chan_name, false);
     send_names(ctx, &chan_name);
+    super::chanserv::joined(ctx, &chan_name);
 }
 
 pub fn part(ctx: &mut Ctx, msg: &Message) {
@@ -183,6 +184,7 @@ pub fn topic(ctx: &mut Ctx, msg: &Message) {
         client_tags: None,
     };
     ctx.relay(&members, &relay, false);
+    super::chanserv::changed(ctx, &chan_name);
 }
 
 /// 332 + 333, or 331 when asked and there is none.

@@ -217,6 +217,7 @@ fn apply_channel_modes(ctx: &mut Ctx, chan_name: &str, changes: &str, params: &[
         client_tags: None,
     };
     ctx.relay(&members, &relay, false);
+    super::chanserv::changed(ctx, chan_name);
 }
 
 /// Applies one mode letter. Returns None when nothing changed (after sending

@@ -93,7 +93,8 @@ fn register(ctx: &mut Ctx, args: &[&str]) {
         pass.to_string(),
         move |ctx, created| match created {
             Created::Ok => {
-                login(ctx, &nick, false, "NickServ REGISTER");
+                let oper = ctx.env.accounts.config_oper(&irc_lower(&nick));
+                login(ctx, &nick, oper, "NickServ REGISTER");
                 say(
                     ctx,
                     &format!("Account {nick} registered. You are now logged in."),

@@ -255,6 +255,8 @@ fn make_oper(ctx: &mut Ctx) {
     }
     ctx.world.set_user_mode(me, UserModes::OPER, true);
     ctx.num(RPL_YOUREOPER, &["You are now an IRC operator"]);
+    // As with OPER: operators are not held back by flood control.
+    ctx.out.push(crate::bus::Out::FloodExempt(me));
     let nick = ctx.me().nick.to_string();
     let line = crate::protocol::LineBuilder::new(Some(&nick), "MODE")
         .param(&nick)

@@ -57,7 +57,9 @@ fn main() -> ExitCode {
         host: args.host,
         port: args.port,
         nick: args.nick.filter(|n| !n.is_empty()),
-        channel: Some(args.channel).filter(|c| !c.is_empty()),
+        channel: Some(args.channel)
+            .filter(|c| !c.is_empty())
+            .map(|c| parley::client::input::channel_name(&c)),
         reconnect: args.reconnect,
         interactive,
         color: interactive && terminal::use_color(),

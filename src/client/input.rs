@@ -84,7 +84,7 @@ fn some(s: &str) -> Option<String> {
 }
 
 /// Adds `#` to bare room names so `/join lobby` (and `/join a,b`) works.
-fn channel_name(s: &str) -> String {
+pub fn channel_name(s: &str) -> String {
     s.split(',')
         .map(|c| {
             if c.starts_with(['#', '&', '+', '!']) {

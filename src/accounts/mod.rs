@@ -108,7 +108,7 @@ impl Accounts {
     ) -> std::io::Result<Accounts> {
         let path = path.display().to_string();
         let err = |e: store::Error| std::io::Error::other(format!("database {path}: {e}"));
-        let conn = store::open(&path).map_err(err)?;
+        let (conn, (from, to)) = store::open(&path).map_err(err)?;
         let channels = store::all_channels(&conn)
             .map_err(err)?
             .into_iter()
@@ -117,7 +117,20 @@ impl Accounts {
         let accounts: i64 = conn
             .query_row("SELECT count(*) FROM accounts", [], |r| r.get(0))
             .map_err(err)?;
-        log::info!(
+        // The throwaway in-memory databases of tests and tools stay quiet.
+        let level = if path == ":memory:" {
+            log::Level::Debug
+        } else {
+            log::Level::Info
+        };
+        if from != to {
+            log::log!(
+                level,
+                "database {path}: schema migrated from version {from} to {to}"
+            );
+        }
+        log::log!(
+            level,
             "database {path}: {accounts} accounts, {} registered channels",
             channels.len()
         );

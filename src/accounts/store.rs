@@ -50,7 +50,7 @@ const MIGRATIONS: &[&str] = &[
 
 /// Opens (creating if needed) the database at `path` (`:memory:` for a
 /// private in-memory one) and brings its schema up to date.
-pub fn open(path: &str) -> Result<Connection> {
+pub fn open(path: &str) -> Result<(Connection, (usize, usize))> {
     let mut conn = Connection::open(path)?;
     // WAL: readers are not blocked by the writer, and a commit is one append.
     // synchronous=FULL: a committed registration survives even a power cut.
@@ -58,12 +58,13 @@ pub fn open(path: &str) -> Result<Connection> {
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    migrate(&mut conn)?;
-    Ok(conn)
+    let versions = migrate(&mut conn)?;
+    Ok((conn, versions))
 }
 
 /// Applies every migration not yet applied, each in its own transaction.
-pub fn migrate(conn: &mut Connection) -> Result<()> {
+/// Returns the schema versions before and after.
+pub fn migrate(conn: &mut Connection) -> Result<(usize, usize)> {
     let version = conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))? as usize;
     if version > MIGRATIONS.len() {
         return Err(Error::InvalidParameterName(format!(
@@ -76,9 +77,8 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
         tx.execute_batch(step)?;
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
         tx.commit()?;
-        log::info!("database migrated to schema version {}", i + 1);
     }
-    Ok(())
+    Ok((version, MIGRATIONS.len()))
 }
 
 /// One account as stored.
@@ -380,8 +380,12 @@ mod tests {
 
     #[test]
     fn migrations_are_idempotent_and_accounts_round_trip() {
-        let mut c = open(":memory:").unwrap();
-        migrate(&mut c).unwrap();
+        let (mut c, versions) = open(":memory:").unwrap();
+        assert_eq!(versions, (0, MIGRATIONS.len()));
+        assert_eq!(
+            migrate(&mut c).unwrap(),
+            (MIGRATIONS.len(), MIGRATIONS.len())
+        );
         let hostile = "a'); DROP TABLE accounts; --\0\u{1F600}";
         assert!(create_account(&c, hostile, hostile, "h", Some(hostile), 1)
             .unwrap()
@@ -398,7 +402,7 @@ mod tests {
 
     #[test]
     fn channels_and_access_cascade_with_the_founder() {
-        let mut c = open(":memory:").unwrap();
+        let (mut c, _) = open(":memory:").unwrap();
         create_account(&c, "Bob", "bob", "h", None, 1).unwrap();
         create_account(&c, "Eve", "eve", "h", None, 1).unwrap();
         let row = ChannelRow {

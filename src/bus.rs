@@ -41,6 +41,8 @@ pub enum Event {
     LineTooLong { conn: ConnId },
     /// The connection is gone (the client left, or the reactor dropped it).
     Closed { conn: ConnId, reason: Box<str> },
+    /// The send queue emptied after an [`Out::WatchDrain`].
+    Drained { conn: ConnId },
     /// The rest of a command that waited for slow work (e.g. password hashing).
     Task {
         conn: ConnId,
@@ -62,6 +64,7 @@ impl std::fmt::Debug for Event {
             Event::LineTooLong { conn } => write!(f, "LineTooLong({conn:?})"),
             Event::Closed { conn, reason } => write!(f, "Closed({conn:?}, {reason})"),
             Event::Task { conn, .. } => write!(f, "Task({conn:?})"),
+            Event::Drained { conn } => write!(f, "Drained({conn:?})"),
             Event::Stop => f.write_str("Stop"),
         }
     }
@@ -80,6 +83,9 @@ pub enum Out {
     Close(ConnId, SharedLine),
     /// The client became an operator: exempt it from flood control.
     FloodExempt(ConnId),
+    /// Say [`Event::Drained`] once this connection's send queue is empty
+    /// (used to pace long replies such as LIST).
+    WatchDrain(ConnId),
 }
 
 /// The workers' way back to the reactor: a channel of batches plus a wake-up

@@ -52,6 +52,7 @@ fn handle(world: &mut World, env: &Env, out: &mut Vec<crate::bus::Out>, ev: Even
         | Event::Line { conn, .. }
         | Event::LineTooLong { conn }
         | Event::Closed { conn, .. }
+        | Event::Drained { conn }
         | Event::Task { conn, .. } => *conn,
     };
     let known = world.clients.contains_key(&conn);
@@ -68,6 +69,7 @@ fn handle(world: &mut World, env: &Env, out: &mut Vec<crate::bus::Out>, ev: Even
             Event::Line { line, .. } if known => commands::handle_line(&mut ctx, &line),
             Event::LineTooLong { .. } if known => commands::line_too_long(&mut ctx),
             Event::Closed { reason, .. } if known => commands::closed(&mut ctx, &reason),
+            Event::Drained { .. } if known => commands::pacing::drained(&mut ctx),
             Event::Task { task, .. } if known => task(&mut ctx),
             // Events for a connection already removed (it quit or was killed).
             _ => {}

@@ -331,3 +331,40 @@ fn unregistered_connections_are_limited() {
     first.register("nowreg");
     server.client("another");
 }
+
+#[test]
+fn long_replies_are_paced_through_a_small_send_queue() {
+    let server = TestServer::start_with(|c| {
+        c.sendq = 4096;
+        c.max_channels_per_client = 1000;
+        c.flood_rate = 0;
+    });
+    let mut owner = server.client("owner");
+    let joins: Vec<String> = (0..400).map(|i| format!("#room{i:03}")).collect();
+    // Joined a few at a time, reading the replies, so the owner's own small
+    // send queue is never passed.
+    for chunk in joins.chunks(5) {
+        owner.send(&format!("JOIN {}", chunk.join(",")));
+        owner.sync();
+    }
+    // About 13 KB of LIST reply through a 4 KB send queue: paced, not dropped.
+    let mut lister = server.client("lister");
+    lister.send("LIST");
+    lister.expect(":parley.local 321 lister Channel :Users  Name");
+    let mut rooms = Vec::new();
+    loop {
+        let l = lister.recv();
+        if l == ":parley.local 323 lister :End of /LIST" {
+            break;
+        }
+        let rest = l
+            .strip_prefix(":parley.local 322 lister ")
+            .expect("a 322 line");
+        assert!(rest.ends_with(" 1 :"), "{l}");
+        rooms.push(rest.split(' ').next().unwrap().to_string());
+    }
+    rooms.sort();
+    assert_eq!(rooms, joins);
+    // The client is still there and everything arrived in order.
+    assert!(lister.sync().is_empty());
+}

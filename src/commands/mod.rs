@@ -13,6 +13,7 @@ mod messaging;
 mod mode;
 mod nickserv;
 mod oper;
+pub mod pacing;
 mod query;
 mod registration;
 mod sasl;
@@ -324,8 +325,8 @@ pub fn handle_line(ctx: &mut Ctx, raw: &[u8]) {
         "JOIN" => channel::join(ctx, &msg),
         "PART" => channel::part(ctx, &msg),
         "TOPIC" => channel::topic(ctx, &msg),
-        "NAMES" => channel::names(ctx, &msg),
-        "LIST" => channel::list(ctx, &msg),
+        "NAMES" => pacing::paced(ctx, |ctx| channel::names(ctx, &msg)),
+        "LIST" => pacing::paced(ctx, |ctx| channel::list(ctx, &msg)),
         "KICK" => channel::kick(ctx, &msg),
         "INVITE" => channel::invite(ctx, &msg),
         "PRIVMSG" if account::to_service(&msg) => account::service_message(ctx, &msg),
@@ -335,7 +336,7 @@ pub fn handle_line(ctx: &mut Ctx, raw: &[u8]) {
         "REGISTER" => account::register(ctx, &msg),
         "PRIVMSG" | "NOTICE" | "TAGMSG" => messaging::message(ctx, &command, &msg),
         "MODE" => mode::mode(ctx, &msg),
-        "WHO" => query::who(ctx, &msg),
+        "WHO" => pacing::paced(ctx, |ctx| query::who(ctx, &msg)),
         "WHOIS" => query::whois(ctx, &msg),
         "ISON" => query::ison(ctx, &msg),
         "USERHOST" => query::userhost(ctx, &msg),

@@ -39,6 +39,8 @@ pub struct Conn {
     pub want_write: bool,
     /// Listed in the reactor's dirty list for a flush.
     pub dirty: bool,
+    /// The worker wants to hear when the send queue empties.
+    pub watch_drain: bool,
     /// Tick of the last byte received.
     pub last_rx: u32,
     /// Tick of the accept, of the last PING sent, or of the start of closing.
@@ -71,6 +73,7 @@ impl Conn {
             ping_pending: false,
             want_write: false,
             dirty: false,
+            watch_drain: false,
             last_rx: now,
             mark: now,
             timer_at: 0,

@@ -388,6 +388,15 @@ impl Reactor {
                             }
                         }
                     }
+                    Out::WatchDrain(id) => {
+                        if let Some(c) = self.live(id) {
+                            c.watch_drain = true;
+                            if !c.dirty {
+                                c.dirty = true;
+                                self.dirty.push(id.slot as usize);
+                            }
+                        }
+                    }
                     Out::FloodExempt(id) => {
                         if let Some(c) = self.live(id) {
                             c.flood.exempt = true;
@@ -450,6 +459,17 @@ impl Reactor {
             Ok(true) => {
                 if conn.closing {
                     return self.remove(key, "");
+                }
+                if conn.watch_drain {
+                    conn.watch_drain = false;
+                    let id = conn.id(key);
+                    self.to_worker(id, Event::Drained { conn: id });
+                    let conn = &mut self.conns[key];
+                    if conn.want_write {
+                        conn.want_write = false;
+                        let _ = self.poller.modify(&conn.sock, PollEvent::readable(key));
+                    }
+                    return;
                 }
                 if conn.want_write {
                     conn.want_write = false;

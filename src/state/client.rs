@@ -116,6 +116,9 @@ impl UserModes {
 /// One connection's client record, from accept until it leaves.
 #[derive(Debug)]
 pub struct Client {
+    /// Lines of a long reply (LIST, NAMES, WHO) still to send, released a
+    /// chunk at a time as the send queue drains.
+    pub paced: Option<Box<std::collections::VecDeque<crate::protocol::SharedLine>>>,
     /// Empty until the first NICK.
     pub nick: Box<str>,
     /// Empty until USER.
@@ -144,6 +147,7 @@ pub struct Client {
 impl Client {
     pub fn new(ip: IpAddr, pass_ok: bool) -> Self {
         Client {
+            paced: None,
             nick: "".into(),
             user: "".into(),
             realname: "".into(),

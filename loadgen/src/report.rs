@@ -12,7 +12,7 @@ use std::path::Path;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use crate::options::Cli;
+use crate::options::Scenario;
 use crate::stats::Stats;
 
 /// Percentile summary of one latency histogram, in microseconds.
@@ -116,7 +116,7 @@ pub struct Report {
     /// The command line as given.
     pub argv: Vec<String>,
     /// Every option with the value used (defaults filled in).
-    pub options: Cli,
+    pub options: Scenario,
     pub scenario: &'static str,
     pub target: String,
     pub threads: usize,

@@ -386,7 +386,7 @@ pub fn run(cli: &Cli, argv: Vec<String>) -> Result<Outcome, SetupError> {
     let mut report = Report {
         loadgen_version: env!("CARGO_PKG_VERSION"),
         argv,
-        options: cli.clone(),
+        options: cli.scenario.clone(),
         scenario: scenario.name(),
         target: common.target.to_string(),
         threads,

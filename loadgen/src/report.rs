@@ -321,7 +321,7 @@ pub fn write_hgrm_file(h: &Histogram<u64>, path: &Path) -> io::Result<()> {
 pub fn write_plot(h: &Histogram<u64>, title: &str, path: &Path) -> io::Result<()> {
     use plotters::prelude::*;
 
-    let points: Vec<(f64, f64)> = if h.is_empty() {
+    let mut points: Vec<(f64, f64)> = if h.is_empty() {
         Vec::new()
     } else {
         h.iter_quantiles(5)
@@ -333,14 +333,15 @@ pub fn write_plot(h: &Histogram<u64>, title: &str, path: &Path) -> io::Result<()
                     v.value_iterated_to() as f64 / 1000.0,
                 )
             })
-            .chain(std::iter::once((
-                // The maximum, drawn at the highest resolution the count allows.
-                (h.len().max(10) as f64).log10(),
-                h.max() as f64 / 1000.0,
-            )))
             .filter(|p| p.0.is_finite())
             .collect()
     };
+    if !h.is_empty() {
+        // The maximum, at the finest percentile the count resolves.
+        let last_x = points.last().map_or(0.0, |p| p.0);
+        let x = (h.len().max(10) as f64).log10().max(last_x);
+        points.push((x, h.max() as f64 / 1000.0));
+    }
     let x_max = points.iter().map(|p| p.0).fold(1.0f64, f64::max).ceil();
     let y_max = points.iter().map(|p| p.1).fold(0.001f64, f64::max) * 1.1;
 
@@ -350,6 +351,7 @@ pub fn write_plot(h: &Histogram<u64>, title: &str, path: &Path) -> io::Result<()
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 20))
         .margin(16)
+        .margin_right(48)
         .x_label_area_size(40)
         .y_label_area_size(70)
         .build_cartesian_2d(0.0..x_max, 0.0..y_max)

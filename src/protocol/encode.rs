@@ -99,8 +99,10 @@ impl LineBuilder {
 fn push_clean(buf: &mut Vec<u8>, s: &str, middle: bool) {
     for &b in s.as_bytes() {
         buf.push(match b {
+            // In a middle parameter (or source, command, tags) a space would
+            // split it in two, so anything space-like becomes '_'.
+            b'\r' | b'\n' | 0 | b' ' if middle => b'_',
             b'\r' | b'\n' | 0 => b' ',
-            b' ' if middle => b'_',
             _ => b,
         });
     }
@@ -135,6 +137,19 @@ mod tests {
         assert_eq!(text(&l), "TOPIC #x :\r\n");
         let l = LineBuilder::new(None, "X").param(":a").build();
         assert_eq!(text(&l), "X ::a\r\n");
+    }
+
+    #[test]
+    fn nul_and_breaks_never_split_a_middle_parameter() {
+        // Found by the parse_line fuzz target: a NUL in an echoed command
+        // name became a space and split the parameter in two.
+        let l = LineBuilder::new(Some("s"), "421")
+            .param("a\0b\rc")
+            .trailing("x")
+            .build();
+        assert_eq!(text(&l), ":s 421 a_b_c :x\r\n");
+        let l = LineBuilder::new(None, "X\0Y").build();
+        assert_eq!(text(&l), "X_Y\r\n");
     }
 
     #[test]

@@ -47,6 +47,21 @@ struct Args {
     /// Account database file (SQLite). Default ./parley.db.
     #[arg(long, value_name = "FILE")]
     db: Option<PathBuf>,
+    /// Most connections from one address (IPv6: per /64); 0 = no limit.
+    #[arg(long)]
+    max_per_ip: Option<usize>,
+    /// Most connections still registering, server-wide.
+    #[arg(long)]
+    max_unregistered: Option<usize>,
+    /// Lines a client may send at once before flood control holds it back.
+    #[arg(long)]
+    flood_burst: Option<u32>,
+    /// Lines per second after the burst; 0 turns flood control off.
+    #[arg(long)]
+    flood_rate: Option<u32>,
+    /// Lines held back before a client is dropped for flooding.
+    #[arg(long)]
+    flood_max_held: Option<usize>,
     /// Log level: error, warn, info, debug, trace (or RUST_LOG).
     #[arg(long, default_value = "info")]
     log: String,
@@ -133,7 +148,12 @@ fn build_config(args: &Args) -> Result<Config, Box<dyn std::error::Error>> {
         ping_interval,
         ping_timeout,
         registration_timeout,
-        db
+        db,
+        max_per_ip,
+        max_unregistered,
+        flood_burst,
+        flood_rate,
+        flood_max_held
     );
     if let Some(m) = &args.motd_file {
         c.motd_file = Some(m.clone());

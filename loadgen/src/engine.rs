@@ -37,6 +37,8 @@ const MAX_PARTIAL: usize = 64 * 1024;
 const MAX_WAIT_NS: u64 = 50_000_000;
 /// Most new connections opened per loop turn.
 const STARTS_PER_TURN: usize = 512;
+/// How long to wait for the server to close connections after QUIT.
+const QUIT_WAIT_NS: u64 = 2_000_000_000;
 /// Most messages queued per loop turn.
 const SENDS_PER_TURN: usize = 20_000;
 
@@ -134,6 +136,8 @@ pub struct Worker {
     end_ns: u64,
     sending: bool,
     sending_done: bool,
+    /// Set once the run is over and QUIT has been sent.
+    quit_deadline: Option<u64>,
 }
 
 impl Worker {
@@ -159,6 +163,7 @@ impl Worker {
             end_ns: u64::MAX,
             sending: false,
             sending_done: false,
+            quit_deadline: None,
             setup,
             shared,
         })
@@ -169,16 +174,19 @@ impl Worker {
     pub fn run(mut self) -> io::Result<Stats> {
         loop {
             let phase = self.shared.phase();
-            if phase == PHASE_DONE {
-                break;
-            }
             let now = self.shared.now_ns();
+            match self.quit_deadline {
+                None if phase == PHASE_DONE => self.begin_quit(now),
+                Some(deadline) if now >= deadline || self.clients.is_empty() => break,
+                _ => {}
+            }
+            let quitting = self.quit_deadline.is_some();
             if phase == PHASE_CONNECTING {
                 self.start_due(now);
-            } else if !self.sending && !self.sending_done {
+            } else if !quitting && !self.sending && !self.sending_done {
                 self.start_sending();
             }
-            if self.sending {
+            if self.sending && !quitting {
                 self.send_due(now);
             }
             self.flush_dirty();
@@ -213,6 +221,32 @@ impl Worker {
         self.close_all();
         self.publish();
         Ok(self.stats)
+    }
+
+    /// The run is over: drop connections still being opened and send QUIT on
+    /// the others, so the server closes first (its side, not ours, then holds
+    /// the TIME_WAIT and our local ports are free for the next run). Nothing
+    /// is counted from here on.
+    fn begin_quit(&mut self, now: u64) {
+        self.quit_deadline = Some(now + QUIT_WAIT_NS);
+        let poller = &self.poller;
+        self.clients.retain(|_, c| {
+            let keep = c.state != State::Connecting;
+            if !keep {
+                let _ = poller.delete(&c.sock);
+            }
+            keep
+        });
+        let quit = LineBuilder::new(None, "QUIT")
+            .trailing("loadgen done")
+            .into_bytes();
+        for (key, c) in self.clients.iter_mut() {
+            c.out.extend_from_slice(&quit);
+            if !c.dirty {
+                c.dirty = true;
+                self.dirty.push(key);
+            }
+        }
     }
 
     /// How long to sleep: until the next start, send or deadline, at most
@@ -482,6 +516,10 @@ impl Worker {
 
     /// Acts on one line from the server.
     fn line(&mut self, key: usize, raw: &[u8], now: u64) {
+        if self.quit_deadline.is_some() {
+            // Only the server closing the connection matters now.
+            return;
+        }
         let text = String::from_utf8_lossy(raw);
         let Ok(msg) = Message::parse(&text) else {
             return;

@@ -19,11 +19,28 @@ use serde::{Serialize, Serializer};
 /// (one per thread) and reports latency histograms, counts and failures.
 /// It only ever connects to the `--target` address.
 #[derive(Parser, Debug, Clone, Serialize)]
-#[command(name = "loadgen", version, about, long_about)]
+#[command(name = "loadgen", version, about, long_about, after_long_help = EXAMPLES)]
 pub struct Cli {
     #[command(subcommand)]
     pub scenario: Scenario,
 }
+
+const EXAMPLES: &str = "\
+Examples:
+  loadgen connect --clients 10000 --ramp 2000
+  loadgen idle --clients 10000 --duration 30 --server-pid $(pidof parleyd)
+  loadgen channel --clients 10000 --channels 100 --senders 10 --rate 2000 --warmup 2 --duration 10
+  loadgen channel --clients 10000 --channels 100 --senders 10 --rate max --duration 10
+  loadgen private --clients 2000 --rate 2000 --json run.json --hgrm run.hgrm --plot run.svg
+
+Servers limit one address and flood: for parley set max_per_ip = 0 and
+flood_rate = 0 in its TOML file; ngircd needs MaxConnectionsIP = 0, a slow
+--ramp (its listen backlog is 10) and at most ~2 messages/s per sender.
+Past ~28k clients (or when other programs hold local ports) add
+--source 127.0.0.2-127.0.0.50.
+
+Exit status: 0 passed, 1 the run found problems (loss, reordering, failed or
+dropped clients, time bound hit), 2 it could not start.";
 
 /// What the clients do once connected.
 #[derive(Subcommand, Debug, Clone, Serialize)]

@@ -19,7 +19,11 @@ struct TestServer {
 
 impl TestServer {
     fn start() -> TestServer {
-        let config = Config {
+        Self::start_with(|_| {})
+    }
+
+    fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
+        let mut config = Config {
             listen: vec!["127.0.0.1:0".parse().unwrap()],
             workers: 2,
             db: ":memory:".into(),
@@ -29,6 +33,7 @@ impl TestServer {
             flood_rate: 0,
             ..Config::default()
         };
+        tweak(&mut config);
         let handle = Server::start(config).expect("parley starts");
         let addr = handle.local_addr();
         TestServer {
@@ -299,8 +304,13 @@ fn private_pairs_deliver_everything() {
 }
 
 #[test]
-fn idle_holds_clients_and_measures_server_memory() {
-    let server = TestServer::start();
+fn idle_holds_clients_answers_pings_and_measures_server_memory() {
+    // The server PINGs after a second of silence and drops clients that do
+    // not answer within two.
+    let server = TestServer::start_with(|c| {
+        c.ping_interval = 1;
+        c.ping_timeout = 2;
+    });
     let target = server.addr.to_string();
     // The server runs in this process, so its RSS is ours.
     let pid = std::process::id().to_string();
@@ -313,7 +323,7 @@ fn idle_holds_clients_and_measures_server_memory() {
         "--ramp",
         "4000",
         "--duration",
-        "1",
+        "3.5",
         "--settle",
         "0.5",
         "--server-pid",
@@ -322,6 +332,7 @@ fn idle_holds_clients_and_measures_server_memory() {
     assert!(r.passed, "problems: {:?}", r.problems);
     assert_eq!(r.clients.ready, 200);
     assert_eq!(r.clients.dropped, 0);
+    assert!(r.clients.pings_answered >= 200, "{:?}", r.clients);
     let mem = r.memory.as_ref().unwrap();
     assert!(mem.rss_before_bytes.unwrap() > 0);
     assert!(mem.rss_after_bytes.unwrap() > 0);
@@ -411,4 +422,13 @@ fn impossible_settings_fail_clearly_before_connecting() {
         Cli::try_parse_from(["loadgen", "channel", "--clients", "10", "--channels", "10"]).unwrap();
     let err = loadgen::execute(&cli, Vec::new(), &mut Vec::new()).unwrap_err();
     assert!(err.0.contains("at least 2"), "{err}");
+}
+
+#[test]
+fn reference_parley_config_is_valid() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/parley-load.toml");
+    let c = Config::from_file(&path).expect("parses");
+    c.validate().expect("valid");
+    assert_eq!(c.max_per_ip, 0);
+    assert_eq!(c.flood_rate, 0);
 }

@@ -46,6 +46,21 @@ pub fn raise_fd_limit() -> u64 {
     }
 }
 
+/// Listen queue length asked of the kernel (capped by net.core.somaxconn).
+/// std's default of 128 overflows under bursts of connections, and a dropped
+/// SYN costs the client a one-second retransmit.
+const LISTEN_BACKLOG: i32 = 4096;
+
+/// Binds a listening socket with a deep accept queue.
+pub fn bind_listener(addr: SocketAddr) -> io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    Ok(socket.into())
+}
+
 impl Server {
     /// Binds every listen address and starts the reactor and workers.
     pub fn start(config: Config) -> io::Result<ServerHandle> {
@@ -68,7 +83,7 @@ impl Server {
         let mut listeners = Vec::new();
         let mut addrs = Vec::new();
         for addr in &config.listen {
-            let l = TcpListener::bind(addr)
+            let l = bind_listener(*addr)
                 .map_err(|e| io::Error::new(e.kind(), format!("listening on {addr}: {e}")))?;
             addrs.push(l.local_addr()?);
             listeners.push(l);

@@ -33,9 +33,10 @@ Examples:
   loadgen channel --clients 10000 --channels 100 --senders 10 --rate max --duration 10
   loadgen private --clients 2000 --rate 2000 --json run.json --hgrm run.hgrm --plot run.svg
 
-Servers limit one address and flood: for parley set max_per_ip = 0 and
-flood_rate = 0 in its TOML file; ngircd needs MaxConnectionsIP = 0, a slow
---ramp (its listen backlog is 10) and at most ~2 messages/s per sender.
+Servers limit one address and flood: run parleyd with --max-per-ip 0
+--flood-rate 0 (or loadgen/configs/parley-load.toml); ngircd needs
+MaxConnectionsIP = 0 (loadgen/configs/ngircd-load.conf), a slow --ramp
+(its listen backlog is 10) and at most ~2 messages/s per sender.
 Past ~28k clients (or when other programs hold local ports) add
 --source 127.0.0.2-127.0.0.50.
 

@@ -46,6 +46,9 @@ struct Inner {
     /// Registered channels by key, loaded at start and kept in step with the
     /// database, so JOIN needs no query.
     channels: Mutex<HashMap<String, ChannelRow>>,
+    /// Keys of every account, so that checking a new nick against them
+    /// (nick enforcement, on every registration) needs no database query.
+    names: Mutex<std::collections::HashSet<String>>,
     grace: Duration,
     /// Account keys with the operator flag from the configuration.
     oper_accounts: Vec<String>,
@@ -114,9 +117,8 @@ impl Accounts {
             .into_iter()
             .map(|c| (c.key.clone(), c))
             .collect::<HashMap<_, _>>();
-        let accounts: i64 = conn
-            .query_row("SELECT count(*) FROM accounts", [], |r| r.get(0))
-            .map_err(err)?;
+        let names = store::account_keys(&conn).map_err(err)?;
+        let accounts = names.len();
         // The throwaway in-memory databases of tests and tools stay quiet.
         let level = if path == ":memory:" {
             log::Level::Debug
@@ -146,6 +148,7 @@ impl Accounts {
             throttle: Mutex::default(),
             sessions: Mutex::default(),
             channels: Mutex::new(channels),
+            names: Mutex::new(names),
             grace,
             oper_accounts: oper_accounts.iter().map(|a| irc_lower(a)).collect(),
         })))
@@ -163,6 +166,21 @@ impl Accounts {
     /// A private in-memory database (for tools and benchmarks).
     pub fn in_memory() -> Accounts {
         Accounts::open(":memory:".as_ref(), Duration::ZERO, &[]).expect("in-memory database opens")
+    }
+
+    /// Whether an account with this (lower-cased) key exists.
+    pub fn has_account(&self, key: &str) -> bool {
+        lock(&self.0.names).contains(key)
+    }
+
+    /// Records a newly created account (after the database insert).
+    pub fn note_account(&self, key: &str) {
+        lock(&self.0.names).insert(key.to_string());
+    }
+
+    /// Forgets a dropped account (after the database delete).
+    pub fn forget_account(&self, key: &str) {
+        lock(&self.0.names).remove(key);
     }
 
     /// Runs `job` on the accounts pool.

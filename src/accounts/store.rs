@@ -127,6 +127,13 @@ pub fn account(conn: &Connection, key: &str) -> Result<Option<AccountRow>> {
     .optional()
 }
 
+/// Every account's key, for the in-memory name cache.
+pub fn account_keys(conn: &Connection) -> Result<std::collections::HashSet<String>> {
+    let mut stmt = conn.prepare("SELECT key FROM accounts")?;
+    let keys = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    keys.collect()
+}
+
 pub fn account_exists(conn: &Connection, key: &str) -> Result<bool> {
     conn.query_row(
         "SELECT 1 FROM accounts WHERE key = ?1",

@@ -294,7 +294,10 @@ pub fn create_account(
         let created = match acc
             .db(|db| store::create_account(db, &name, &key, &hash, email.as_deref(), now))
         {
-            Ok(Some(_)) => Created::Ok,
+            Ok(Some(_)) => {
+                acc.note_account(&key);
+                Created::Ok
+            }
             Ok(None) => Created::Exists,
             Err(e) => {
                 log::error!("database: creating account {name:?}: {e}");
@@ -477,7 +480,7 @@ fn check_nick(ctx: &mut Ctx) {
     }
     let nick = ctx.me().nick.to_string();
     let key = irc_lower(&nick);
-    if ctx.me().logged_in_as(&key) {
+    if ctx.me().logged_in_as(&key) || !ctx.env.accounts.has_account(&key) {
         return;
     }
     let (conn, resumer) = (ctx.conn, ctx.env.resumer.clone());

@@ -271,6 +271,9 @@ fn drop_account(ctx: &mut Ctx, args: &[&str]) {
             ctx.env.accounts.spawn(move |acc| {
                 let key = irc_lower(&account);
                 let dropped = acc.db(|db| store::drop_account(db, &key));
+                if let Ok(Some(_)) = dropped {
+                    acc.forget_account(&key);
+                }
                 resumer.resume(
                     conn,
                     Box::new(move |ctx: &mut Ctx| match dropped {

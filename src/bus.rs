@@ -33,8 +33,12 @@ impl ConnId {
 
 /// From the reactor (or a finished slow task) to a worker.
 pub enum Event {
-    /// A new connection was accepted.
-    Accepted { conn: ConnId, addr: SocketAddr },
+    /// A new connection was accepted (`tls`: over TLS, for WHOIS 671).
+    Accepted {
+        conn: ConnId,
+        addr: SocketAddr,
+        tls: bool,
+    },
     /// One complete line, without its line ending.
     Line { conn: ConnId, line: Box<[u8]> },
     /// A line went past the length limit and was dropped.
@@ -57,7 +61,9 @@ pub enum Event {
 impl std::fmt::Debug for Event {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Event::Accepted { conn, addr } => write!(f, "Accepted({conn:?}, {addr})"),
+            Event::Accepted { conn, addr, tls } => {
+                write!(f, "Accepted({conn:?}, {addr}, tls: {tls})")
+            }
             Event::Line { conn, line } => {
                 write!(f, "Line({conn:?}, {:?})", String::from_utf8_lossy(line))
             }

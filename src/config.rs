@@ -20,6 +20,21 @@ pub struct Config {
     pub network: String,
     /// Plain TCP listen addresses.
     pub listen: Vec<SocketAddr>,
+    /// TLS listen addresses (IRC over TLS, e.g. port 6697).
+    pub listen_tls: Vec<SocketAddr>,
+    /// WebSocket listen addresses (plain); `GET /` there serves the chat page.
+    pub listen_ws: Vec<SocketAddr>,
+    /// WebSocket-over-TLS listen addresses; the chat page too.
+    pub listen_wss: Vec<SocketAddr>,
+    /// PEM certificate chain for TLS; with neither this nor `tls_key`, a
+    /// self-signed pair is made on first start and kept next to `db`.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for TLS.
+    pub tls_key: Option<PathBuf>,
+    /// Origins whose pages may open a WebSocket (`*` for any); empty means
+    /// only the page served by the WebSocket listener itself. Clients that
+    /// send no Origin (not browsers) are always let in.
+    pub ws_origins: Vec<String>,
     /// Command worker threads; 0 means one per available core.
     pub workers: usize,
     /// Most connections held at once (also capped by the open-file limit).
@@ -97,6 +112,12 @@ impl Default for Config {
             server_name: "parley.local".into(),
             network: "Parley".into(),
             listen: vec![SocketAddr::from(([127, 0, 0, 1], 6667))],
+            listen_tls: Vec::new(),
+            listen_ws: Vec::new(),
+            listen_wss: Vec::new(),
+            tls_cert: None,
+            tls_key: None,
+            ws_origins: Vec::new(),
             workers: 0,
             max_clients: 1_000_000,
             sendq: 1 << 20,
@@ -156,8 +177,15 @@ impl Config {
     /// Checks that the settings make a working server.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |m: &str| Err(ConfigError(m.to_string()));
-        if self.listen.is_empty() {
+        if self.listen.is_empty()
+            && self.listen_tls.is_empty()
+            && self.listen_ws.is_empty()
+            && self.listen_wss.is_empty()
+        {
             return bad("listen: at least one address is needed");
+        }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return bad("tls_cert and tls_key must be given together");
         }
         if self.server_name.is_empty() || self.server_name.contains([' ', ',', '!', '@']) {
             return bad("server_name: must be a non-empty name without spaces");

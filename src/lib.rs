@@ -14,7 +14,9 @@ pub mod protocol;
 pub mod reactor;
 pub mod server;
 pub mod state;
+pub mod web;
 pub mod worker;
 
 pub use config::Config;
+pub use reactor::ListenKind;
 pub use server::{Server, ServerHandle, Stopper};

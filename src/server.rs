@@ -15,7 +15,7 @@ use polling::Poller;
 use crate::bus::{Outbox, Waker};
 use crate::commands::Env;
 use crate::config::Config;
-use crate::reactor::Reactor;
+use crate::reactor::{ListenKind, Reactor, TransportSetup, WsSettings};
 use crate::state::World;
 use crate::worker::{self, Shared};
 
@@ -25,6 +25,7 @@ pub struct Server;
 /// A running server. Dropping it without `shutdown` leaves it running.
 pub struct ServerHandle {
     addrs: Vec<SocketAddr>,
+    kinds: Vec<ListenKind>,
     stop: Arc<AtomicBool>,
     poller: Arc<Poller>,
     reactor: Option<JoinHandle<io::Result<()>>>,
@@ -82,11 +83,34 @@ impl Server {
 
         let mut listeners = Vec::new();
         let mut addrs = Vec::new();
-        for addr in &config.listen {
-            let l = bind_listener(*addr)
-                .map_err(|e| io::Error::new(e.kind(), format!("listening on {addr}: {e}")))?;
-            addrs.push(l.local_addr()?);
-            listeners.push(l);
+        let mut kinds = Vec::new();
+        let groups = [
+            (ListenKind::Plain, &config.listen),
+            (ListenKind::Tls, &config.listen_tls),
+            (ListenKind::Ws, &config.listen_ws),
+            (ListenKind::Wss, &config.listen_wss),
+        ];
+        for (kind, list) in groups {
+            for addr in list {
+                let l = bind_listener(*addr)
+                    .map_err(|e| io::Error::new(e.kind(), format!("listening on {addr}: {e}")))?;
+                addrs.push(l.local_addr()?);
+                kinds.push(kind);
+                listeners.push((l, kind));
+            }
+        }
+        let mut transport = TransportSetup::default();
+        if kinds.iter().any(|k| k.is_tls()) {
+            transport.tls = Some(crate::reactor::tls::server_config(&config)?);
+        }
+        if kinds
+            .iter()
+            .any(|k| matches!(k, ListenKind::Ws | ListenKind::Wss))
+        {
+            transport.ws = Some(Arc::new(WsSettings {
+                origins: config.ws_origins.clone(),
+                page: crate::web::PAGE,
+            }));
         }
 
         let poller = Arc::new(Poller::new()?);
@@ -107,6 +131,7 @@ impl Server {
         let reactor = Reactor::new(
             poller.clone(),
             listeners,
+            transport,
             senders,
             out_rx,
             waker,
@@ -127,11 +152,12 @@ impl Server {
         let reactor = std::thread::Builder::new()
             .name("reactor".into())
             .spawn(move || reactor.run())?;
-        for a in &addrs {
-            log::info!("listening on {a} with {n} workers");
+        for (a, k) in addrs.iter().zip(&kinds) {
+            log::info!("listening on {a} ({}) with {n} workers", k.name());
         }
         Ok(ServerHandle {
             addrs,
+            kinds,
             stop,
             poller,
             reactor: Some(reactor),
@@ -149,6 +175,14 @@ impl ServerHandle {
     /// Every bound address.
     pub fn local_addrs(&self) -> &[SocketAddr] {
         &self.addrs
+    }
+
+    /// The first bound address of a kind of listener.
+    pub fn addr_of(&self, kind: ListenKind) -> Option<SocketAddr> {
+        self.kinds
+            .iter()
+            .position(|&k| k == kind)
+            .map(|i| self.addrs[i])
     }
 
     /// A handle that can ask the server to stop from another thread (signals).

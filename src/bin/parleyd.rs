@@ -17,6 +17,26 @@ struct Args {
     /// Address to listen on (repeat for several). Default 127.0.0.1:6667.
     #[arg(long, value_name = "ADDR")]
     listen: Vec<SocketAddr>,
+    /// Address to listen on with TLS (repeatable), e.g. 0.0.0.0:6697.
+    #[arg(long, value_name = "ADDR")]
+    listen_tls: Vec<SocketAddr>,
+    /// Address for WebSocket clients and the chat page (repeatable).
+    #[arg(long, value_name = "ADDR")]
+    listen_ws: Vec<SocketAddr>,
+    /// Address for WebSocket over TLS and the chat page over https (repeatable).
+    #[arg(long, value_name = "ADDR")]
+    listen_wss: Vec<SocketAddr>,
+    /// TLS certificate chain (PEM). Without it and --tls-key, a self-signed
+    /// pair is made on first start and kept next to the database.
+    #[arg(long, value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, value_name = "FILE")]
+    tls_key: Option<PathBuf>,
+    /// Origin allowed to open a WebSocket (repeatable; `*` for any). Default:
+    /// only the page the WebSocket listener serves.
+    #[arg(long, value_name = "ORIGIN")]
+    ws_origin: Vec<String>,
     /// Command worker threads (default: one per core).
     #[arg(long)]
     workers: Option<usize>,
@@ -135,6 +155,24 @@ fn build_config(args: &Args) -> Result<Config, Box<dyn std::error::Error>> {
     };
     if !args.listen.is_empty() {
         c.listen = args.listen.clone();
+    }
+    if !args.listen_tls.is_empty() {
+        c.listen_tls = args.listen_tls.clone();
+    }
+    if !args.listen_ws.is_empty() {
+        c.listen_ws = args.listen_ws.clone();
+    }
+    if !args.listen_wss.is_empty() {
+        c.listen_wss = args.listen_wss.clone();
+    }
+    if !args.ws_origin.is_empty() {
+        c.ws_origins = args.ws_origin.clone();
+    }
+    if let Some(p) = &args.tls_cert {
+        c.tls_cert = Some(p.clone());
+    }
+    if let Some(p) = &args.tls_key {
+        c.tls_key = Some(p.clone());
     }
     macro_rules! set {
         ($($field:ident),*) => { $( if let Some(v) = &args.$field { c.$field = v.clone(); } )* };

@@ -350,9 +350,11 @@ pub fn handle_line(ctx: &mut Ctx, raw: &[u8]) {
 }
 
 /// A new connection: create its client record.
-pub fn accepted(ctx: &mut Ctx, ip: std::net::IpAddr) {
+pub fn accepted(ctx: &mut Ctx, ip: std::net::IpAddr, tls: bool) {
     let pass_ok = ctx.env.config.password.is_none();
-    ctx.world.clients.insert(ctx.conn, Client::new(ip, pass_ok));
+    let mut client = Client::new(ip, pass_ok);
+    client.tls = tls;
+    ctx.world.clients.insert(ctx.conn, client);
 }
 
 /// A line over the length limit.

@@ -103,9 +103,10 @@ pub fn whois(ctx: &mut Ctx, msg: &Message) {
         c.host(),
         c.realname.to_string(),
     );
-    let (away, oper, signon, idle) = (
+    let (away, oper, secure, signon, idle) = (
         c.away.clone(),
         c.is_oper(),
+        c.tls,
         c.signon,
         unix_now().saturating_sub(c.last_active),
     );
@@ -136,6 +137,10 @@ pub fn whois(ctx: &mut Ctx, msg: &Message) {
     }
     if oper {
         ctx.num(RPL_WHOISOPERATOR, &[&shown, "is an IRC operator"]);
+    }
+    if secure {
+        // RPL_WHOISSECURE
+        ctx.num("671", &[&shown, "is using a secure connection"]);
     }
     if let Some(account) = ctx.world.client(id).and_then(|c| c.account.clone()) {
         ctx.num("330", &[&shown, &account, "is logged in as"]);

@@ -3,22 +3,23 @@
 //!
 //! An idle connection holds no buffers: the partial-line buffer exists only
 //! while a line is half received, and the send queue only while bytes wait.
-//! This module does socket I/O for one connection; it never decides what a
-//! line means.
+//! A TLS or WebSocket connection also has its layer (`transport.rs`); a
+//! plain one has none. This module does socket I/O for one connection; it
+//! never decides what a line means.
 
 use std::collections::VecDeque;
-use std::io::{self, IoSlice, Read, Write};
+use std::io;
 use std::net::{IpAddr, TcpStream};
 
 use super::flood::Flood;
+use super::transport::{self, Layer, Queue, Reason};
 use crate::bus::ConnId;
 use crate::protocol::{SharedLine, MAX_TAGS};
 
-/// Most buffers handed to one `writev` call.
-const MAX_IOV: usize = 64;
-
 pub struct Conn {
     pub sock: TcpStream,
+    /// TLS or WebSocket; `None` for plain TCP.
+    pub layer: Option<Box<Layer>>,
     pub gen: u32,
     pub ip: IpAddr,
     /// Bytes of a line not yet ended by LF.
@@ -26,8 +27,9 @@ pub struct Conn {
     /// Set while skipping the rest of a line that went over the limit.
     discarding: bool,
     sendq: VecDeque<SharedLine>,
-    /// Bytes of the front buffer already written.
-    front_sent: usize,
+    /// Bytes of the front buffer already written (u32 keeps `Conn` at 144
+    /// bytes with the layer pointer; one line is far below 4 GiB).
+    front_sent: u32,
     /// Bytes queued and not yet written.
     pub queued: usize,
     pub registered: bool,
@@ -60,6 +62,7 @@ impl Conn {
     pub fn new(sock: TcpStream, gen: u32, ip: IpAddr, now: u32, flood: Flood) -> Self {
         Conn {
             sock,
+            layer: None,
             gen,
             ip,
             partial: Vec::new(),
@@ -88,57 +91,61 @@ impl Conn {
         }
     }
 
-    /// Reads once into `scratch`. `Ok(0)` is end of stream.
-    pub fn read(&mut self, scratch: &mut [u8]) -> io::Result<usize> {
-        loop {
-            match self.sock.read(scratch) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                r => return r,
+    /// Reads what the socket has (once), decodes it through the layer, and
+    /// calls `emit` for each line. An error gives the reason to close with;
+    /// any reply the layer owes (a TLS alert, an HTTP answer, a close frame)
+    /// is left queued for the flush.
+    pub fn receive(
+        &mut self,
+        scratch: &mut [u8],
+        max_line: usize,
+        emit: &mut dyn FnMut(Received),
+    ) -> Result<(), Reason> {
+        let Conn {
+            sock,
+            layer,
+            partial,
+            discarding,
+            ..
+        } = self;
+        match layer.as_deref_mut() {
+            None => {
+                if let Some(n) = transport::read_sock(sock, scratch)? {
+                    split_lines(partial, discarding, &scratch[..n], max_line, emit);
+                }
+                Ok(())
             }
+            Some(Layer::Tls(tls)) => transport::pump_tls(tls, sock, scratch, |data| {
+                split_lines(partial, discarding, data, max_line, emit);
+                Ok(())
+            }),
+            Some(Layer::Ws { tls: None, proto }) => {
+                if let Some(n) = transport::read_sock(sock, scratch)? {
+                    proto.feed(&scratch[..n], max_line, emit)?;
+                }
+                Ok(())
+            }
+            Some(Layer::Ws {
+                tls: Some(tls),
+                proto,
+            }) => transport::pump_tls(tls, sock, scratch, |data| {
+                proto.feed(data, max_line, emit).map_err(Reason::from)
+            }),
         }
     }
 
     /// Splits received bytes into lines (LF or CRLF ended), calling `emit` for
     /// each complete line and for each line over `max_line` (counted without
     /// tags, with CRLF). Empty lines are skipped, as the protocol says.
+    #[cfg(test)]
     pub fn split_lines(&mut self, data: &[u8], max_line: usize, mut emit: impl FnMut(Received)) {
-        let mut rest = data;
-        while let Some(nl) = memchr::memchr(b'\n', rest) {
-            let chunk = &rest[..nl];
-            rest = &rest[nl + 1..];
-            if self.discarding {
-                self.discarding = false;
-                self.partial.clear();
-                emit(Received::TooLong);
-                continue;
-            }
-            let line: &[u8] = if self.partial.is_empty() {
-                chunk
-            } else {
-                self.partial.extend_from_slice(chunk);
-                &self.partial
-            };
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            if !line.iter().all(|&b| b == b' ') {
-                if fits(line, max_line) {
-                    emit(Received::Line(line));
-                } else {
-                    emit(Received::TooLong);
-                }
-            }
-            self.partial.clear();
-        }
-        if !rest.is_empty() && !self.discarding {
-            if self.partial.len() + rest.len() > max_line + MAX_TAGS + 1 {
-                self.discarding = true;
-                self.partial = Vec::new();
-            } else {
-                self.partial.extend_from_slice(rest);
-            }
-        }
-        if self.partial.is_empty() && self.partial.capacity() > 0 {
-            self.partial = Vec::new();
-        }
+        split_lines(
+            &mut self.partial,
+            &mut self.discarding,
+            data,
+            max_line,
+            &mut emit,
+        )
     }
 
     /// Queues a line. Returns false, queueing nothing, if it would pass `limit`.
@@ -160,55 +167,101 @@ impl Conn {
         self.sendq = VecDeque::new();
         self.queued = 0;
         if let Some(front) = partial {
-            self.queued = front.len() - self.front_sent;
+            self.queued = front.len() - self.front_sent as usize;
             self.sendq.push_back(front);
         } else {
             self.front_sent = 0;
         }
     }
 
+    /// Something is still to be written: queued lines, or bytes inside the
+    /// layer (handshake records, frames, an HTTP reply).
     pub fn has_pending(&self) -> bool {
-        !self.sendq.is_empty()
+        !self.sendq.is_empty() || self.layer.as_ref().is_some_and(|l| l.has_output())
     }
 
-    /// Writes as much of the queue as the socket takes, in `writev` batches.
-    /// Returns true when the queue is empty.
+    /// Writes as much as the socket takes (plain: the queue in `writev`
+    /// batches). Returns true when nothing is left.
     pub fn flush(&mut self) -> io::Result<bool> {
-        while !self.sendq.is_empty() {
-            let mut iov = [IoSlice::new(&[]); MAX_IOV];
-            let mut n = 0;
-            for (i, buf) in self.sendq.iter().take(MAX_IOV).enumerate() {
-                let start = if i == 0 { self.front_sent } else { 0 };
-                iov[i] = IoSlice::new(&buf[start..]);
-                n += 1;
+        let Conn {
+            sock,
+            layer,
+            sendq,
+            front_sent,
+            queued,
+            closing,
+            ..
+        } = self;
+        let mut q = Queue {
+            lines: sendq,
+            front_sent,
+            queued,
+        };
+        let done = match layer.as_deref_mut() {
+            None => q.write_to(sock)?,
+            Some(Layer::Tls(tls)) => transport::flush_tls(tls, sock, &mut q, *closing)?,
+            Some(Layer::Ws { tls, proto }) => {
+                transport::flush_ws(tls, proto, sock, &mut q, *closing)?
             }
-            let written = match self.sock.write_vectored(&iov[..n]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(w) => w,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            self.consume(written);
+        };
+        if done {
+            // Idle connections keep no queue allocation.
+            *sendq = VecDeque::new();
         }
-        // Idle connections keep no queue allocation.
-        self.sendq = VecDeque::new();
-        Ok(true)
+        Ok(done)
     }
+}
 
-    fn consume(&mut self, mut written: usize) {
-        self.queued -= written;
-        while written > 0 {
-            let front_left = self.sendq[0].len() - self.front_sent;
-            if written >= front_left {
-                written -= front_left;
-                self.sendq.pop_front();
-                self.front_sent = 0;
-            } else {
-                self.front_sent += written;
-                written = 0;
-            }
+/// Splits received bytes into lines; see [`Conn::split_lines`].
+fn split_lines(
+    partial: &mut Vec<u8>,
+    discarding: &mut bool,
+    data: &[u8],
+    max_line: usize,
+    emit: &mut dyn FnMut(Received),
+) {
+    let mut rest = data;
+    while let Some(nl) = memchr::memchr(b'\n', rest) {
+        let chunk = &rest[..nl];
+        rest = &rest[nl + 1..];
+        if *discarding {
+            *discarding = false;
+            partial.clear();
+            emit(Received::TooLong);
+            continue;
         }
+        if partial.is_empty() {
+            deliver(chunk, max_line, emit);
+        } else {
+            partial.extend_from_slice(chunk);
+            deliver(partial, max_line, emit);
+        }
+        partial.clear();
+    }
+    if !rest.is_empty() && !*discarding {
+        if partial.len() + rest.len() > max_line + MAX_TAGS + 1 {
+            *discarding = true;
+            *partial = Vec::new();
+        } else {
+            partial.extend_from_slice(rest);
+        }
+    }
+    if partial.is_empty() && partial.capacity() > 0 {
+        *partial = Vec::new();
+    }
+}
+
+/// Hands on one received line (CR dropped): blank lines are skipped, lines
+/// over the limits are reported as too long.
+pub fn deliver(line: &[u8], max_line: usize, emit: &mut dyn FnMut(Received)) {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.iter().all(|&b| b == b' ') {
+        return;
+    }
+    if fits(line, max_line) {
+        emit(Received::Line(line));
+    } else {
+        emit(Received::TooLong);
     }
 }
 
@@ -234,6 +287,7 @@ fn fits(line: &[u8], max_line: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
     use std::net::TcpListener;
 
     fn conn() -> (Conn, TcpStream) {
@@ -295,6 +349,17 @@ mod tests {
         let line = format!("@{} {}\n", "t".repeat(4000), "x".repeat(500));
         assert_eq!(lines(&mut c, line.as_bytes(), 512).len(), 1);
         assert_ne!(lines(&mut c, line.as_bytes(), 512), vec!["<too long>"]);
+    }
+
+    #[test]
+    fn idle_connection_stays_small() {
+        // Every connection pays for this; the layer is one pointer, None for
+        // plain TCP.
+        assert!(
+            std::mem::size_of::<Conn>() <= 144,
+            "{}",
+            std::mem::size_of::<Conn>()
+        );
     }
 
     #[test]

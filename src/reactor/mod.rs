@@ -5,10 +5,18 @@
 //! queues, flushes them with vectored writes, and runs the connection timers.
 //! It is the only code that touches sockets. It never blocks and never runs
 //! command logic: what a line means is the workers' business.
+//!
+//! Listeners are plain, TLS or WebSocket; every connection, whatever it
+//! speaks, lives in the same slab and reaches the same workers. The
+//! difference is a layer around the socket inside the connection
+//! (`transport.rs`), driven by the same reads and flushes.
 
 mod conn;
 mod flood;
 mod timer;
+pub mod tls;
+mod transport;
+mod ws;
 
 use std::collections::HashMap;
 use std::io;
@@ -27,6 +35,9 @@ use crate::protocol::{LineBuilder, SharedLine};
 use conn::{Conn, Received};
 use flood::{Flood, FloodLimits};
 use timer::TimerWheel;
+use transport::Layer;
+pub use transport::{ListenKind, TransportSetup};
+pub use ws::WsSettings;
 
 /// How long a closing connection may take to drain its last lines.
 const CLOSE_GRACE_SECS: u32 = 5;
@@ -38,7 +49,9 @@ const READ_CHUNK: usize = 64 * 1024;
 /// Everything the reactor thread needs, built by the server before it starts.
 pub struct Reactor {
     poller: Arc<Poller>,
-    listeners: Vec<TcpListener>,
+    listeners: Vec<(TcpListener, ListenKind)>,
+    /// TLS and WebSocket settings for the layered listeners.
+    transport: TransportSetup,
     conns: Slab<Conn>,
     next_gen: u32,
     workers: Vec<Sender<Event>>,
@@ -98,7 +111,8 @@ impl Reactor {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         poller: Arc<Poller>,
-        listeners: Vec<TcpListener>,
+        listeners: Vec<(TcpListener, ListenKind)>,
+        transport: TransportSetup,
         workers: Vec<Sender<Event>>,
         inbox: Receiver<Vec<Out>>,
         waker: Arc<Waker>,
@@ -106,7 +120,7 @@ impl Reactor {
         stop: Arc<AtomicBool>,
         max_clients: usize,
     ) -> io::Result<Self> {
-        for (i, l) in listeners.iter().enumerate() {
+        for (i, (l, _)) in listeners.iter().enumerate() {
             l.set_nonblocking(true)?;
             // SAFETY: each listener lives in `self.listeners` and is deleted from
             // the poller before it is dropped (see `stop_listening`).
@@ -120,6 +134,7 @@ impl Reactor {
         Ok(Reactor {
             poller,
             listeners,
+            transport,
             conns: Slab::new(),
             next_gen: 0,
             workers,
@@ -219,7 +234,9 @@ impl Reactor {
 
     fn accept(&mut self, index: usize) {
         loop {
-            let (sock, addr) = match self.listeners[index].accept() {
+            let (listener, kind) = &self.listeners[index];
+            let kind = *kind;
+            let (sock, addr) = match listener.accept() {
                 Ok(pair) => pair,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -231,11 +248,13 @@ impl Reactor {
             };
             if let Some(why) = self.refusal(addr.ip()) {
                 use std::io::Write;
-                let _ = (&sock).write(format!("ERROR :{why}\r\n").as_bytes());
+                if kind == ListenKind::Plain {
+                    let _ = (&sock).write(format!("ERROR :{why}\r\n").as_bytes());
+                }
                 log::warn!("refused {addr}: {why}");
                 continue;
             }
-            if let Err(e) = self.add_conn(sock, addr) {
+            if let Err(e) = self.add_conn(sock, addr, kind) {
                 log::warn!("could not set up connection from {addr}: {e}");
             }
         }
@@ -255,9 +274,15 @@ impl Reactor {
         }
     }
 
-    fn add_conn(&mut self, sock: std::net::TcpStream, addr: SocketAddr) -> io::Result<()> {
+    fn add_conn(
+        &mut self,
+        sock: std::net::TcpStream,
+        addr: SocketAddr,
+        kind: ListenKind,
+    ) -> io::Result<()> {
         sock.set_nonblocking(true)?;
         sock.set_nodelay(true)?;
+        let layer = Layer::new(kind, &self.transport)?;
         self.next_gen = self.next_gen.wrapping_add(1);
         let now = self.tick();
         let flood = Flood::new(self.now_ms(), &self.flood);
@@ -270,12 +295,20 @@ impl Reactor {
                 .add_with_mode(&sock, PollEvent::readable(slot), PollMode::Level)?
         };
         let conn = entry.insert(Conn::new(sock, self.next_gen, addr.ip(), now, flood));
+        conn.layer = layer;
         *self.per_ip.entry(ip_group(addr.ip())).or_insert(0) += 1;
         self.unregistered += 1;
         let id = conn.id(slot);
         self.arm(id, now + self.config.registration_timeout as u32);
-        log::debug!("accepted {addr} as {id:?}");
-        self.to_worker(id, Event::Accepted { conn: id, addr });
+        log::debug!("accepted {addr} as {id:?} ({})", kind.name());
+        self.to_worker(
+            id,
+            Event::Accepted {
+                conn: id,
+                addr,
+                tls: kind.is_tls(),
+            },
+        );
         Ok(())
     }
 
@@ -286,16 +319,10 @@ impl Reactor {
         if conn.closing {
             return;
         }
-        let n = match conn.read(&mut self.scratch) {
-            Ok(0) => return self.close(key, "Connection closed", None),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-            Err(e) => return self.close(key, &format!("Read error: {e}"), None),
-        };
         let id = conn.id(key);
         let max_line = self.config.max_line;
         let incoming = &mut self.incoming;
-        conn.split_lines(&self.scratch[..n], max_line, |r| {
+        let received = conn.receive(&mut self.scratch, max_line, &mut |r| {
             incoming.push(match r {
                 Received::Line(line) => Event::Line {
                     conn: id,
@@ -304,6 +331,28 @@ impl Reactor {
                 Received::TooLong => Event::LineTooLong { conn: id },
             })
         });
+        if conn.layer.is_some() && conn.has_pending() && !conn.dirty {
+            // The layer owes the peer bytes (handshake, pong, HTTP reply), or
+            // a finished handshake lets queued lines through.
+            conn.dirty = true;
+            self.dirty.push(key);
+        }
+        if let Err(reason) = received {
+            // Lines that arrived with the end still count.
+            self.deliver_incoming(key, id);
+            if self.live(id).is_some_and(|c| !c.closing) {
+                self.close(key, &reason, None);
+            }
+            return;
+        }
+        self.deliver_incoming(key, id);
+    }
+
+    /// Passes freshly received lines through flood control to the worker.
+    fn deliver_incoming(&mut self, key: usize, id: ConnId) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
         if self.incoming.is_empty() {
             // Bytes without a complete line are not activity: a client that
             // trickles a line forever still meets the ping timeout.
@@ -614,7 +663,7 @@ impl Reactor {
     }
 
     fn stop_listening(&mut self) {
-        for l in self.listeners.drain(..) {
+        for (l, _) in self.listeners.drain(..) {
             let _ = self.poller.delete(&l);
         }
     }

@@ -128,6 +128,8 @@ pub struct Client {
     pub caps: Caps,
     pub modes: UserModes,
     pub registered: bool,
+    /// Connected over TLS (directly or under WebSocket).
+    pub tls: bool,
     /// Registration waits while capability negotiation is open.
     pub cap_negotiating: bool,
     /// The connection password (PASS) matched, or none is required.
@@ -155,6 +157,7 @@ impl Client {
             caps: Caps::default(),
             modes: UserModes::default(),
             registered: false,
+            tls: false,
             cap_negotiating: false,
             pass_ok,
             channels: Vec::new(),

@@ -79,6 +79,10 @@ pub struct Config {
     pub max_targets: usize,
     /// Most bans (+b) on one channel.
     pub max_bans: usize,
+    /// Microseconds the reactor may gather output before writing it out, so
+    /// that under load one write carries several lines; 0 writes at once.
+    /// The first output after a quiet spell is always written at once.
+    pub write_coalesce_us: u64,
     /// Most connections from one address (IPv6: one /64); 0 = no limit.
     pub max_per_ip: usize,
     /// Most connections that have not finished registering, server-wide.
@@ -139,6 +143,7 @@ impl Default for Config {
             max_channels_per_client: 100,
             max_targets: 4,
             max_bans: 100,
+            write_coalesce_us: 200,
             max_per_ip: 64,
             max_unregistered: 5000,
             flood_burst: 20,

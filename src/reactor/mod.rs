@@ -75,6 +75,9 @@ pub struct Reactor {
     throttled: Vec<usize>,
     /// Events decoded from one read, before flood control sees them.
     incoming: Vec<Event>,
+    /// Output gathering window (`write_coalesce_us`).
+    coalesce: Duration,
+    last_flush: Instant,
 }
 
 /// The address a per-address limit counts against: IPv4 as is, IPv6 by /64.
@@ -156,6 +159,8 @@ impl Reactor {
             unregistered: 0,
             throttled: Vec::new(),
             incoming: Vec::new(),
+            coalesce: Duration::from_micros(config.write_coalesce_us),
+            last_flush: Instant::now(),
             config,
         })
     }
@@ -185,7 +190,7 @@ impl Reactor {
             let until_tick =
                 Duration::from_millis(1000 - self.started.elapsed().subsec_millis() as u64);
             let timeout = if !self.dirty.is_empty() {
-                Duration::ZERO
+                self.coalesce.saturating_sub(self.last_flush.elapsed())
             } else if !self.throttled.is_empty() {
                 until_tick.min(Duration::from_millis(50))
             } else {
@@ -207,14 +212,18 @@ impl Reactor {
             }
             self.release_throttled();
             self.drain_inbox();
-            self.flush_dirty();
-
             let now = self.tick();
             self.timers.advance(now, &mut due);
             for (id, at) in due.drain(..) {
                 self.on_timer(id, at, now);
             }
-            self.flush_dirty();
+            // Write out at most once per coalescing window: under load each
+            // writev then carries several lines; after a quiet spell the
+            // window has long passed and output goes at once.
+            if !self.dirty.is_empty() && self.last_flush.elapsed() >= self.coalesce {
+                self.flush_dirty();
+                self.last_flush = Instant::now();
+            }
 
             if self.stop.load(Ordering::Acquire) && shutdown_deadline.is_none() {
                 shutdown_deadline = Some(Instant::now() + SHUTDOWN_GRACE);

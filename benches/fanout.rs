@@ -15,7 +15,9 @@ fn world_with_channel(members: u32) -> World {
     let mut world = World::default();
     for i in 0..members {
         let id = ConnId { slot: i, gen: 1 };
-        world.clients.insert(id, Client::new([127, 0, 0, 1].into(), true));
+        world
+            .clients
+            .insert(id, Client::new([127, 0, 0, 1].into(), true));
         let c = world.client_mut(id).unwrap();
         c.user = format!("~u{i}").into();
         world.set_nick(id, &format!("user{i}"));
@@ -36,8 +38,16 @@ fn fanout(c: &mut Criterion) {
         b.iter_batched_ref(
             Vec::new,
             |out: &mut Vec<Out>| {
-                let mut ctx = Ctx { world: &mut world, env: &env, conn: sender, out };
-                commands::handle_line(&mut ctx, black_box(b"PRIVMSG #big :hello everyone, this is a broadcast"));
+                let mut ctx = Ctx {
+                    world: &mut world,
+                    env: &env,
+                    conn: sender,
+                    out,
+                };
+                commands::handle_line(
+                    &mut ctx,
+                    black_box(b"PRIVMSG #big :hello everyone, this is a broadcast"),
+                );
             },
             BatchSize::SmallInput,
         )

@@ -424,6 +424,7 @@ fn a_taken_name_is_asked_again_at_a_terminal() {
         nick: None,
         channel: Some("#lobby".into()),
         reconnect: false,
+        tls: None,
         interactive: true,
         color: false,
         timestamps: false,
@@ -453,4 +454,44 @@ fn a_taken_name_is_asked_again_at_a_terminal() {
     input.send(Incoming::InputEnd).unwrap();
     let code = session.join().unwrap();
     assert_eq!(code, 0);
+}
+
+#[test]
+fn tls_client_talks_to_a_plain_one() {
+    let server = TestServer::start_with(|c| c.listen_tls = vec!["127.0.0.1:0".parse().unwrap()]);
+    let tls_addr = server.addr_of(parley::ListenKind::Tls);
+    let mut watcher = server.client("watcher");
+    watcher.join("#sec");
+    // The test server's certificate is self-signed: --insecure accepts it.
+    let mut bot = Parley::start(
+        tls_addr,
+        &[
+            "--tls",
+            "--insecure",
+            "--nick",
+            "tlsbot",
+            "--channel",
+            "#sec",
+        ],
+    );
+    bot.send("hello over tls");
+    watcher.expect(":tlsbot!~tlsbot@127.0.0.1 JOIN #sec");
+    watcher.expect(":tlsbot!~tlsbot@127.0.0.1 PRIVMSG #sec :hello over tls");
+    watcher.send("PRIVMSG #sec :hello back");
+    bot.skip_to("<watcher> hello back");
+    bot.close_stdin();
+    watcher.expect(":tlsbot!~tlsbot@127.0.0.1 QUIT :Quit: Leaving");
+    let (status, _out, err) = bot.finish();
+    assert!(status.success(), "{status:?} {err:?}");
+}
+
+#[test]
+fn tls_refuses_an_unverified_certificate_without_insecure() {
+    let server = TestServer::start_with(|c| c.listen_tls = vec!["127.0.0.1:0".parse().unwrap()]);
+    let tls_addr = server.addr_of(parley::ListenKind::Tls);
+    let mut bot = Parley::start(tls_addr, &["--tls", "--nick", "strict", "--channel", ""]);
+    bot.close_stdin();
+    let (status, _out, err) = bot.finish();
+    assert!(!status.success());
+    assert!(err.iter().any(|l| l.contains("certificate")), "{err:?}");
 }

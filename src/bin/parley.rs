@@ -48,6 +48,12 @@ struct Args {
     /// Connect again (with growing delays, a few times) if the server goes away.
     #[arg(long)]
     reconnect: bool,
+    /// Connect with TLS (the server's TLS port, e.g. --port 6697).
+    #[arg(long)]
+    tls: bool,
+    /// With --tls: accept any certificate (for self-signed test servers).
+    #[arg(long, requires = "tls")]
+    insecure: bool,
 }
 
 fn main() -> ExitCode {
@@ -61,6 +67,11 @@ fn main() -> ExitCode {
             .filter(|c| !c.is_empty())
             .map(|c| parley::client::input::channel_name(&c)),
         reconnect: args.reconnect,
+        tls: match (args.tls, args.insecure) {
+            (false, _) => None,
+            (true, false) => Some(parley::client::Tls::Verified),
+            (true, true) => Some(parley::client::Tls::Insecure),
+        },
         interactive,
         color: interactive && terminal::use_color(),
         timestamps: interactive,

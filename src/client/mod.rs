@@ -37,6 +37,15 @@ pub enum Incoming {
     InputEnd,
 }
 
+/// How a TLS connection checks the server's certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tls {
+    /// Against the public web roots (webpki-roots).
+    Verified,
+    /// Not at all (self-signed test servers); says so when connecting.
+    Insecure,
+}
+
 /// How the client was asked to run (from the command line).
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -48,6 +57,8 @@ pub struct Options {
     pub channel: Option<String>,
     /// Connect again, with a growing delay, when the server goes away.
     pub reconnect: bool,
+    /// Use TLS, and how to check the server's certificate.
+    pub tls: Option<Tls>,
     /// A person at a terminal: a refused name is asked again. Otherwise
     /// (a script) it is an error.
     pub interactive: bool,

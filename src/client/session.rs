@@ -300,6 +300,7 @@ impl<U: Ui> Session<U> {
         let conn = Connection::open(
             &self.opts.host,
             self.opts.port,
+            self.opts.tls,
             self.generation,
             self.tx.clone(),
         )?;

@@ -52,7 +52,10 @@ impl Flood {
         let elapsed = now_ms.wrapping_sub(self.last_ms);
         self.last_ms = now_ms;
         let cap = limits.burst.saturating_mul(1000);
-        self.tokens = self.tokens.saturating_add(elapsed.saturating_mul(limits.rate)).min(cap);
+        self.tokens = self
+            .tokens
+            .saturating_add(elapsed.saturating_mul(limits.rate))
+            .min(cap);
     }
 
     fn take(&mut self, now_ms: u32, limits: &FloodLimits) -> bool {
@@ -69,7 +72,12 @@ impl Flood {
     }
 
     /// Passes `ev` on now (Some), holds it back (None), or reports a flood.
-    pub fn admit(&mut self, ev: Event, now_ms: u32, limits: &FloodLimits) -> Result<Option<Event>, ExcessFlood> {
+    pub fn admit(
+        &mut self,
+        ev: Event,
+        now_ms: u32,
+        limits: &FloodLimits,
+    ) -> Result<Option<Event>, ExcessFlood> {
         if self.held.is_none() && self.take(now_ms, limits) {
             return Ok(Some(ev));
         }
@@ -83,7 +91,12 @@ impl Flood {
 
     /// Releases held lines the budget now allows, in order. Returns true while
     /// lines are still held.
-    pub fn release(&mut self, now_ms: u32, limits: &FloodLimits, mut pass: impl FnMut(Event)) -> bool {
+    pub fn release(
+        &mut self,
+        now_ms: u32,
+        limits: &FloodLimits,
+        mut pass: impl FnMut(Event),
+    ) -> bool {
         while self.held.as_ref().is_some_and(|h| !h.is_empty()) {
             if !self.take(now_ms, limits) {
                 return true;
@@ -106,10 +119,17 @@ mod tests {
     use super::*;
     use crate::bus::ConnId;
 
-    const LIMITS: FloodLimits = FloodLimits { burst: 3, rate: 2, max_held: 2 };
+    const LIMITS: FloodLimits = FloodLimits {
+        burst: 3,
+        rate: 2,
+        max_held: 2,
+    };
 
     fn line(n: u8) -> Event {
-        Event::Line { conn: ConnId { slot: 0, gen: 0 }, line: vec![n].into() }
+        Event::Line {
+            conn: ConnId { slot: 0, gen: 0 },
+            line: vec![n].into(),
+        }
     }
 
     fn num(ev: &Event) -> u8 {
@@ -129,7 +149,10 @@ mod tests {
         assert!(f.admit(line(4), 100, &LIMITS).unwrap().is_none());
         assert!(matches!(f.admit(line(5), 100, &LIMITS), Err(ExcessFlood)));
         let mut out = Vec::new();
-        assert!(f.release(500, &LIMITS, |e| out.push(num(&e))), "one token after 0.5 s");
+        assert!(
+            f.release(500, &LIMITS, |e| out.push(num(&e))),
+            "one token after 0.5 s"
+        );
         assert_eq!(out, vec![3]);
         assert!(!f.release(1000, &LIMITS, |e| out.push(num(&e))));
         assert_eq!(out, vec![3, 4]);

@@ -40,6 +40,12 @@ impl TestServer {
         }
     }
 
+    /// The bound address of a listener of the given kind.
+    pub fn addr_of(&self, kind: parley::ListenKind) -> SocketAddr {
+        let handle = self.handle.as_ref().expect("server running");
+        handle.addr_of(kind).expect("a listener of that kind")
+    }
+
     pub fn connect(&self) -> TestClient {
         TestClient::connect(self.addr)
     }

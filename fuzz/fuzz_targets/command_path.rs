@@ -28,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
             conn: id,
             out: &mut out,
         };
-        commands::accepted(&mut ctx, [127, 0, 0, 1].into());
+        commands::accepted(&mut ctx, [127, 0, 0, 1].into(), i == 2);
         for line in [
             format!("NICK n{i}"),
             format!("USER u{i} 0 * :real"),

@@ -77,6 +77,7 @@ pub fn cap(ctx: &mut Ctx, msg: &Message) {
         }
         "END" => {
             if !registered {
+                super::sasl::abort_unfinished(ctx);
                 ctx.me_mut().cap_negotiating = false;
                 try_register(ctx);
             }

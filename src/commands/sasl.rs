@@ -54,6 +54,17 @@ pub fn authenticate(ctx: &mut Ctx, msg: &Message) {
     }
 }
 
+/// `CAP END` while a client is still sending its response: the exchange is
+/// dropped (906) and registration goes on without an account. A check
+/// already in flight is left to finish; registration waits for it.
+pub fn abort_unfinished(ctx: &mut Ctx) {
+    let gathering = ctx.me().auth.as_ref().map(|a| &a.sasl);
+    if matches!(gathering, Some(Sasl::Plain(_))) {
+        ctx.me_mut().auth_mut().sasl = Sasl::Idle;
+        ctx.num(ERR_SASLABORTED, &["SASL authentication aborted"]);
+    }
+}
+
 fn start(ctx: &mut Ctx, mechanism: &str) {
     if ctx.me().account.is_some() {
         return ctx.num(

@@ -9,6 +9,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use polling::Poller;
 
@@ -30,6 +31,7 @@ pub struct ServerHandle {
     poller: Arc<Poller>,
     reactor: Option<JoinHandle<io::Result<()>>>,
     workers: Vec<JoinHandle<()>>,
+    accounts: crate::accounts::Accounts,
 }
 
 /// Descriptors kept back from the connection budget for listeners, logs and
@@ -127,6 +129,7 @@ impl Server {
                 .with_accounts(crate::accounts::Accounts::from_config(&config)?),
             outbox,
         });
+        let accounts = shared.env.accounts.clone();
         let stop = Arc::new(AtomicBool::new(false));
         let reactor = Reactor::new(
             poller.clone(),
@@ -162,6 +165,7 @@ impl Server {
             poller,
             reactor: Some(reactor),
             workers,
+            accounts,
         })
     }
 }
@@ -211,6 +215,10 @@ impl ServerHandle {
         // The reactor has dropped the workers' senders, so they finish.
         for w in self.workers.drain(..) {
             let _ = w.join();
+        }
+        // Saves the workers handed to the accounts pool still reach the disk.
+        if !self.accounts.wait_idle(Duration::from_secs(10)) {
+            log::warn!("database: some saves were still running at exit");
         }
         result
     }

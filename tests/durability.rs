@@ -1,6 +1,7 @@
 //! Durability: the real `parleyd` binary on a database file, killed with
 //! SIGKILL right after it acknowledged a registration, restarted on the same
-//! file; the account (and the registered channel) must still be there.
+//! file; the account (and the registered channel) must still be there. Later
+//! changes to a registered channel survive a graceful stop (SIGTERM).
 
 mod common;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -73,6 +74,21 @@ impl Daemon {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
     }
+
+    /// SIGTERM: the graceful stop; waits (bounded) for a clean exit.
+    fn terminate(mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "parleyd exited with {status}");
+                return;
+            }
+            assert!(Instant::now() < deadline, "parleyd did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }
 
 impl Drop for Daemon {
@@ -97,11 +113,67 @@ fn account_and_channel_survive_sigkill() {
     c.join("#keep");
     c.send("TOPIC #keep :kept across a kill");
     c.recv_containing("TOPIC #keep");
+    c.send("MODE #keep +b *!*@one.example");
+    c.expect(":rita!~rita@127.0.0.1 MODE #keep +b *!*@one.example");
     c.send("PRIVMSG ChanServ :REGISTER #keep");
     c.expect(&format!("{CS} rita :#keep is now registered to rita."));
     d.kill();
 
     let d = Daemon::start(&db);
+    let mut c = sasl_login(&d);
+    // The channel comes back with its founder, topic, modes and bans.
+    c.send("JOIN #keep");
+    c.expect(":rita!~rita@127.0.0.1 JOIN #keep");
+    c.expect(":parley.local 353 rita = #keep :@rita");
+    c.expect(":parley.local 366 rita #keep :End of /NAMES list");
+    c.expect(":ChanServ!ChanServ@parley.local TOPIC #keep :kept across a kill");
+    c.send("MODE #keep");
+    c.expect(":parley.local 324 rita #keep +nt");
+    c.recv_containing(" 329 rita #keep ");
+    c.send("MODE #keep b");
+    expect_ban(&mut c, "*!*@one.example");
+    c.expect(":parley.local 368 rita #keep :End of channel ban list");
+    c.send("PRIVMSG ChanServ :INFO #keep");
+    c.expect(&format!("{CS} rita :Information on #keep:"));
+    c.expect(&format!("{CS} rita :Founder: rita"));
+    c.recv_containing(" :Registered: ");
+    c.expect(&format!("{CS} rita :Modes: +nt"));
+    c.expect(&format!("{CS} rita :End of info."));
+    // Changes after registration are saved as they happen; a graceful stop
+    // waits for saves still under way.
+    c.send("MODE #keep +mb *!*@two.example");
+    c.expect(":rita!~rita@127.0.0.1 MODE #keep +mb *!*@two.example");
+    c.send("MODE #keep -b *!*@one.example");
+    c.expect(":rita!~rita@127.0.0.1 MODE #keep -b *!*@one.example");
+    c.send("TOPIC #keep :changed later");
+    c.expect(":rita!~rita@127.0.0.1 TOPIC #keep :changed later");
+    d.terminate();
+
+    let d = Daemon::start(&db);
+    let mut c = sasl_login(&d);
+    c.send("JOIN #keep");
+    c.expect(":rita!~rita@127.0.0.1 JOIN #keep");
+    c.expect(":parley.local 353 rita = #keep :@rita");
+    c.expect(":parley.local 366 rita #keep :End of /NAMES list");
+    c.expect(":ChanServ!ChanServ@parley.local MODE #keep +mnt");
+    c.expect(":ChanServ!ChanServ@parley.local TOPIC #keep :changed later");
+    c.send("MODE #keep b");
+    expect_ban(&mut c, "*!*@two.example");
+    c.expect(":parley.local 368 rita #keep :End of channel ban list");
+    d.kill();
+}
+
+/// One line of a ban list set by rita: `367 rita #keep <mask> rita <time>`.
+fn expect_ban(c: &mut TestClient, mask: &str) {
+    let line = c.recv();
+    let time = line
+        .strip_prefix(&format!(":parley.local 367 rita #keep {mask} rita "))
+        .unwrap_or_else(|| panic!("expected the ban {mask}, got {line}"));
+    assert!(time.parse::<u64>().is_ok_and(|t| t > 0), "{line}");
+}
+
+/// Connects as rita and logs in with SASL PLAIN before registration.
+fn sasl_login(d: &Daemon) -> TestClient {
     let mut c = TestClient::connect(d.addr);
     c.nick = "rita".into();
     c.send("CAP LS 302");
@@ -120,17 +192,5 @@ fn account_and_channel_survive_sigkill() {
     c.expect(":parley.local 903 rita :SASL authentication successful");
     c.send("CAP END");
     c.recv_containing(" 376 ");
-    // The channel comes back with its founder, topic and modes.
-    c.send("JOIN #keep");
-    c.expect(":rita!~rita@127.0.0.1 JOIN #keep");
-    c.expect(":parley.local 353 rita = #keep :@rita");
-    c.expect(":parley.local 366 rita #keep :End of /NAMES list");
-    c.expect(":ChanServ!ChanServ@parley.local TOPIC #keep :kept across a kill");
-    c.send("MODE #keep");
-    c.expect(":parley.local 324 rita #keep +nt");
-    c.recv_containing(" 329 rita #keep ");
-    c.send("PRIVMSG ChanServ :INFO #keep");
-    c.expect(&format!("{CS} rita :Information on #keep:"));
-    c.expect(&format!("{CS} rita :Founder: rita"));
-    d.kill();
+    c
 }

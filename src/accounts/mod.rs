@@ -13,7 +13,7 @@ pub mod store;
 pub mod throttle;
 pub mod timer;
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use hashbrown::HashMap;
@@ -37,6 +37,10 @@ pub struct Accounts(Arc<Inner>);
 struct Inner {
     db: Mutex<Connection>,
     pool: rayon::ThreadPool,
+    /// Jobs spawned and not yet finished, so a shutdown can wait for pending
+    /// saves (`wait_idle`).
+    jobs: Mutex<usize>,
+    idle: Condvar,
     timer: Timer,
     /// Failed logins per account key (across every connection).
     throttle: Mutex<HashMap<String, Backoff>>,
@@ -144,6 +148,8 @@ impl Accounts {
         Ok(Accounts(Arc::new(Inner {
             db: Mutex::new(conn),
             pool,
+            jobs: Mutex::new(0),
+            idle: Condvar::new(),
             timer: Timer::start()?,
             throttle: Mutex::default(),
             sessions: Mutex::default(),
@@ -185,8 +191,33 @@ impl Accounts {
 
     /// Runs `job` on the accounts pool.
     pub fn spawn(&self, job: impl FnOnce(&Accounts) + Send + 'static) {
-        let me = self.clone();
-        self.0.pool.spawn(move || job(&me));
+        /// Counts the job as finished even if it unwinds.
+        struct Done(Accounts);
+        impl Drop for Done {
+            fn drop(&mut self) {
+                let mut jobs = lock(&self.0 .0.jobs);
+                *jobs -= 1;
+                if *jobs == 0 {
+                    self.0 .0.idle.notify_all();
+                }
+            }
+        }
+        *lock(&self.0.jobs) += 1;
+        let done = Done(self.clone());
+        self.0.pool.spawn(move || job(&done.0));
+    }
+
+    /// Waits (at most `limit`) until every spawned job has finished; used at
+    /// shutdown so that saves already under way reach the disk. Returns
+    /// whether the pool went idle.
+    pub fn wait_idle(&self, limit: Duration) -> bool {
+        let jobs = lock(&self.0.jobs);
+        let (jobs, _) = self
+            .0
+            .idle
+            .wait_timeout_while(jobs, limit, |n| *n > 0)
+            .unwrap_or_else(|p| p.into_inner());
+        *jobs == 0
     }
 
     /// Runs `f` with the database. Only for jobs on the accounts pool: it may

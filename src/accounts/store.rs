@@ -46,6 +46,14 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX channel_access_account ON channel_access(account);
     CREATE INDEX channels_founder ON channels(founder);",
+    // 2: ban lists of registered channels.
+    "CREATE TABLE channel_bans (
+        channel INTEGER NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
+        mask    TEXT NOT NULL,
+        setter  TEXT NOT NULL,
+        time    INTEGER NOT NULL,
+        PRIMARY KEY (channel, mask)
+    );",
 ];
 
 /// Opens (creating if needed) the database at `path` (`:memory:` for a
@@ -227,6 +235,8 @@ pub struct ChannelRow {
     pub topiclock: bool,
     /// Account key, account name, level; the founder is not listed here.
     pub access: Vec<(String, String, Level)>,
+    /// Ban list in the order set: mask, setter, time.
+    pub bans: Vec<(String, String, i64)>,
 }
 
 pub fn register_channel(
@@ -252,7 +262,11 @@ pub fn register_channel(
             row.mode_limit,
         ],
     )?;
-    Ok((n == 1).then_some(()))
+    if n != 1 {
+        return Ok(None);
+    }
+    save_bans(conn, &row.key, &row.bans)?;
+    Ok(Some(()))
 }
 
 /// Every registered channel with its access list (loaded once at start).
@@ -284,6 +298,7 @@ pub fn all_channels(conn: &Connection) -> Result<Vec<ChannelRow>> {
                 mode_limit: r.get(10)?,
                 topiclock: r.get(11)?,
                 access: Vec::new(),
+                bans: Vec::new(),
             },
         ))
     })?;
@@ -292,6 +307,8 @@ pub fn all_channels(conn: &Connection) -> Result<Vec<ChannelRow>> {
         "SELECT a.key, a.name, x.level FROM channel_access x JOIN accounts a ON a.id = x.account
          WHERE x.channel = ?1 ORDER BY a.key",
     )?;
+    let mut bans = conn
+        .prepare("SELECT mask, setter, time FROM channel_bans WHERE channel = ?1 ORDER BY rowid")?;
     for row in rows {
         let (id, mut ch) = row?;
         let list = access.query_map(params![id], |r| {
@@ -307,6 +324,8 @@ pub fn all_channels(conn: &Connection) -> Result<Vec<ChannelRow>> {
                 ch.access.push((k, n, level));
             }
         }
+        let list = bans.query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        ch.bans = list.collect::<Result<_>>()?;
         out.push(ch);
     }
     Ok(out)
@@ -373,6 +392,24 @@ pub fn save_modes(
     Ok(())
 }
 
+/// Replaces a channel's saved ban list, in one transaction.
+pub fn save_bans(conn: &Connection, chan_key: &str, bans: &[(String, String, i64)]) -> Result<()> {
+    let tx = conn.unchecked_transaction()?;
+    tx.execute(
+        "DELETE FROM channel_bans WHERE channel = (SELECT id FROM channels WHERE key = ?1)",
+        params![chan_key],
+    )?;
+    let mut insert = tx.prepare(
+        "INSERT OR IGNORE INTO channel_bans (channel, mask, setter, time)
+         SELECT id, ?2, ?3, ?4 FROM channels WHERE key = ?1",
+    )?;
+    for (mask, setter, time) in bans {
+        insert.execute(params![chan_key, mask, setter, time])?;
+    }
+    drop(insert);
+    tx.commit()
+}
+
 pub fn set_topiclock(conn: &Connection, chan_key: &str, on: bool) -> Result<()> {
     conn.execute(
         "UPDATE channels SET topiclock = ?2 WHERE key = ?1",
@@ -418,6 +455,7 @@ mod tests {
             created: 5,
             modes: "nt".into(),
             topic: Some(("hello".into(), "Bob".into(), 7)),
+            bans: vec![("*!*@bad".into(), "Bob".into(), 6)],
             ..Default::default()
         };
         assert!(register_channel(&c, &row, "bob").unwrap().is_some());
@@ -428,6 +466,13 @@ mod tests {
         assert_eq!(all[0].founder, "Bob");
         assert_eq!(all[0].access, vec![("eve".into(), "Eve".into(), Level::Op)]);
         assert_eq!(all[0].topic.as_ref().unwrap().0, "hello");
+        assert_eq!(all[0].bans, row.bans);
+        let bans = vec![
+            ("z!*@*".to_string(), "Eve".to_string(), 9),
+            ("a!*@*".to_string(), "Bob".to_string(), 8),
+        ];
+        save_bans(&c, "#room", &bans).unwrap();
+        assert_eq!(all_channels(&c).unwrap()[0].bans, bans);
         assert_eq!(
             drop_account(&mut c, "bob").unwrap(),
             Some(vec!["#room".to_string()])

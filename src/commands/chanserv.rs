@@ -13,7 +13,7 @@ use super::{Ctx, Relay};
 use crate::accounts::{store, ChannelRow, Level};
 use crate::bus::ConnId;
 use crate::protocol::irc_lower;
-use crate::state::{flag, Status, Topic};
+use crate::state::{flag, Ban, Status, Topic};
 
 const HELP: &[&str] = &[
     "ChanServ keeps a channel's founder, access list, topic and modes.",
@@ -107,6 +107,11 @@ fn snapshot(ctx: &Ctx, chan: &str) -> Option<ChannelRow> {
         modes,
         mode_key: ch.key.as_deref().map(str::to_string),
         mode_limit: ch.limit.map(|l| l as i64),
+        bans: ch
+            .bans
+            .iter()
+            .map(|b| (b.mask.to_string(), b.setter.to_string(), b.time as i64))
+            .collect(),
         ..Default::default()
     })
 }
@@ -438,6 +443,15 @@ pub fn joined(ctx: &mut Ctx, chan: &str) {
         ch.flags = flags;
         ch.key = row.mode_key.as_deref().map(Into::into);
         ch.limit = row.mode_limit.and_then(|l| usize::try_from(l).ok());
+        ch.bans = row
+            .bans
+            .iter()
+            .map(|(mask, setter, time)| Ban {
+                mask: mask.as_str().into(),
+                setter: setter.as_str().into(),
+                time: *time as u64,
+            })
+            .collect();
         let (modes, args) = ch.mode_string(true);
         if let Some((text, setter, time)) = &row.topic {
             ch.topic = Some(Topic {
@@ -491,11 +505,13 @@ pub fn changed(ctx: &mut Ctx, chan: &str) {
         relay_from_service(ctx, &members, "TOPIC", &[&row.name], Some(text));
         return;
     }
+    let bans_changed = now.bans != row.bans;
     ctx.env.accounts.update_channel(&key, |c| {
         c.topic = now.topic;
         c.modes = now.modes;
         c.mode_key = now.mode_key;
         c.mode_limit = now.mode_limit;
+        c.bans = now.bans;
     });
     ctx.env.accounts.spawn(move |acc| {
         // Read under the database lock, so the last save is of the latest state.
@@ -508,7 +524,11 @@ pub fn changed(ctx: &mut Ctx, chan: &str) {
                 &key,
                 c.topic.as_ref().map(|t| (t.0.as_str(), t.1.as_str(), t.2)),
             )?;
-            store::save_modes(db, &key, &c.modes, c.mode_key.as_deref(), c.mode_limit)
+            store::save_modes(db, &key, &c.modes, c.mode_key.as_deref(), c.mode_limit)?;
+            if bans_changed {
+                store::save_bans(db, &key, &c.bans)?;
+            }
+            Ok::<_, store::Error>(())
         });
         if let Err(e) = saved {
             log::error!("database: saving {key}: {e}");

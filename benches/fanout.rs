@@ -19,7 +19,7 @@ fn world_with_channel(members: u32) -> World {
             .clients
             .insert(id, Client::new([127, 0, 0, 1].into(), true));
         let c = world.client_mut(id).unwrap();
-        c.user = format!("~u{i}").into();
+        c.set_ident(&format!("~u{i}"), "bench");
         world.set_nick(id, &format!("user{i}"));
         world.mark_registered(id, 0);
         world.join(id, "#big", 0);

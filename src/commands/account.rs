@@ -78,7 +78,7 @@ fn mask(c: &Client) -> String {
             s.to_string()
         }
     };
-    format!("{}!{}@{}", or_star(&c.nick), or_star(&c.user), c.host())
+    format!("{}!{}@{}", or_star(&c.nick), or_star(c.user()), c.host())
 }
 
 /// What a password check found.

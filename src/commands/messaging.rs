@@ -41,7 +41,7 @@ pub fn message(ctx: &mut Ctx, command: &str, msg: &Message) {
         }
         return;
     }
-    ctx.me_mut().last_active = unix_now();
+    ctx.me_mut().last_active = crate::state::secs32(unix_now());
     let prefix = ctx.me().prefix();
     let echo = ctx.me().caps.has(Caps::ECHO_MESSAGE);
     for target in list {

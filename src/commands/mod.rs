@@ -204,7 +204,7 @@ impl Ctx<'_> {
             .and_then(|id| self.world.client(id));
         let account = sender.and_then(|c| c.account.as_deref());
         let extended_join = match sender {
-            Some(c) if msg.command == "JOIN" => Some((account.unwrap_or("*"), &*c.realname)),
+            Some(c) if msg.command == "JOIN" => Some((account.unwrap_or("*"), c.realname())),
             _ => None,
         };
         let mut groups: [Vec<ConnId>; 16] = Default::default();

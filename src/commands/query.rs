@@ -60,10 +60,10 @@ pub fn who(ctx: &mut Ctx, msg: &Message) {
             continue;
         };
         let (user, host, nick, real) = (
-            c.user.to_string(),
+            c.user().to_string(),
             c.host(),
             c.nick.to_string(),
-            c.realname.to_string(),
+            c.realname().to_string(),
         );
         ctx.num(
             RPL_WHOREPLY,
@@ -99,16 +99,16 @@ pub fn whois(ctx: &mut Ctx, msg: &Message) {
     let c = ctx.world.client(id).expect("found above");
     let (shown, user, host, real) = (
         c.nick.to_string(),
-        c.user.to_string(),
+        c.user().to_string(),
         c.host(),
-        c.realname.to_string(),
+        c.realname().to_string(),
     );
     let (away, oper, secure, signon, idle) = (
         c.away.clone(),
         c.is_oper(),
         c.tls,
         c.signon,
-        unix_now().saturating_sub(c.last_active),
+        unix_now().saturating_sub(c.last_active.into()),
     );
     let chans: Vec<String> = c
         .channels
@@ -189,7 +189,7 @@ pub fn userhost(ctx: &mut Ctx, msg: &Message) {
         .map(|c| {
             let oper = if c.is_oper() { "*" } else { "" };
             let away = if c.away.is_some() { '-' } else { '+' };
-            format!("{}{oper}={away}{}@{}", c.nick, c.user, c.host())
+            format!("{}{oper}={away}{}@{}", c.nick, c.user(), c.host())
         })
         .collect();
     ctx.num(RPL_USERHOST, &[&replies.join(" ")]);

@@ -164,7 +164,7 @@ pub fn user(ctx: &mut Ctx, msg: &Message) {
     if need_params(ctx, msg, 4).is_none() {
         return;
     }
-    if ctx.me().registered || !ctx.me().user.is_empty() {
+    if ctx.me().registered || !ctx.me().user().is_empty() {
         return ctx.num(ERR_ALREADYREGISTERED, &["You may not reregister"]);
     }
     // No ident lookup is done, so the username is marked unverified with '~'.
@@ -179,9 +179,7 @@ pub fn user(ctx: &mut Ctx, msg: &Message) {
         format!("~{clean}")
     };
     let realname: String = msg.params()[3].chars().take(100).collect();
-    let me = ctx.me_mut();
-    me.user = user.into();
-    me.realname = realname.into();
+    ctx.me_mut().set_ident(&user, &realname);
     try_register(ctx);
 }
 
@@ -190,7 +188,7 @@ pub fn try_register(ctx: &mut Ctx) {
     let me = ctx.me();
     if me.registered
         || me.nick.is_empty()
-        || me.user.is_empty()
+        || me.user().is_empty()
         || me.cap_negotiating
         || me.auth_pending()
     {

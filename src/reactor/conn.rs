@@ -22,16 +22,20 @@ pub struct Conn {
     pub layer: Option<Box<Layer>>,
     pub gen: u32,
     pub ip: IpAddr,
-    /// Bytes of a line not yet ended by LF.
-    partial: Vec<u8>,
+    /// Bytes of a line not yet ended by LF (boxed: 8 bytes in every
+    /// connection, allocated only while a line is half received).
+    #[allow(clippy::box_collection)]
+    partial: Option<Box<Vec<u8>>>,
     /// Set while skipping the rest of a line that went over the limit.
     discarding: bool,
-    sendq: VecDeque<SharedLine>,
-    /// Bytes of the front buffer already written (a line is far below 4 GiB;
-    /// u32 leaves room in `Conn` for the layer pointer).
+    /// Lines waiting to be written; boxed for the same reason, and dropped
+    /// whenever it empties.
+    #[allow(clippy::box_collection)]
+    sendq: Option<Box<VecDeque<SharedLine>>>,
+    /// Bytes of the front buffer already written (a line is far below 4 GiB).
     front_sent: u32,
-    /// Bytes queued and not yet written.
-    pub queued: usize,
+    /// Bytes queued and not yet written (the send-queue limit is below 4 GiB).
+    pub queued: u32,
     pub registered: bool,
     pub closing: bool,
     /// The worker has been told this connection is gone.
@@ -65,9 +69,9 @@ impl Conn {
             layer: None,
             gen,
             ip,
-            partial: Vec::new(),
+            partial: None,
             discarding: false,
-            sendq: VecDeque::new(),
+            sendq: None,
             front_sent: 0,
             queued: 0,
             registered: false,
@@ -150,25 +154,26 @@ impl Conn {
 
     /// Queues a line. Returns false, queueing nothing, if it would pass `limit`.
     pub fn enqueue(&mut self, line: SharedLine, limit: usize) -> bool {
-        if self.queued + line.len() > limit {
+        let after = self.queued as usize + line.len();
+        if after > limit.min(u32::MAX as usize) {
             return false;
         }
-        self.queued += line.len();
-        self.sendq.push_back(line);
+        self.queued = after as u32;
+        self.sendq.get_or_insert_default().push_back(line);
         true
     }
 
     /// Drops everything queued (used before a final ERROR line), except the
     /// rest of a line already partly written, so the next line starts clean.
     pub fn clear_queue(&mut self) {
-        let partial = (self.front_sent > 0)
-            .then(|| self.sendq.pop_front())
+        let started = (self.front_sent > 0)
+            .then(|| self.sendq.as_mut()?.pop_front())
             .flatten();
-        self.sendq = VecDeque::new();
+        self.sendq = None;
         self.queued = 0;
-        if let Some(front) = partial {
-            self.queued = front.len() - self.front_sent as usize;
-            self.sendq.push_back(front);
+        if let Some(front) = started {
+            self.queued = (front.len() - self.front_sent as usize) as u32;
+            self.sendq.get_or_insert_default().push_back(front);
         } else {
             self.front_sent = 0;
         }
@@ -177,7 +182,8 @@ impl Conn {
     /// Something is still to be written: queued lines, or bytes inside the
     /// layer (handshake records, frames, an HTTP reply).
     pub fn has_pending(&self) -> bool {
-        !self.sendq.is_empty() || self.layer.as_ref().is_some_and(|l| l.has_output())
+        self.sendq.as_ref().is_some_and(|q| !q.is_empty())
+            || self.layer.as_ref().is_some_and(|l| l.has_output())
     }
 
     /// Writes as much as the socket takes (plain: the queue in `writev`
@@ -192,8 +198,9 @@ impl Conn {
             closing,
             ..
         } = self;
+        let mut nothing = VecDeque::new();
         let mut q = Queue {
-            lines: sendq,
+            lines: sendq.as_deref_mut().unwrap_or(&mut nothing),
             front_sent,
             queued,
         };
@@ -206,15 +213,16 @@ impl Conn {
         };
         if done {
             // Idle connections keep no queue allocation.
-            *sendq = VecDeque::new();
+            *sendq = None;
         }
         Ok(done)
     }
 }
 
 /// Splits received bytes into lines; see [`Conn::split_lines`].
+#[allow(clippy::box_collection)]
 fn split_lines(
-    partial: &mut Vec<u8>,
+    partial: &mut Option<Box<Vec<u8>>>,
     discarding: &mut bool,
     data: &[u8],
     max_line: usize,
@@ -226,28 +234,26 @@ fn split_lines(
         rest = &rest[nl + 1..];
         if *discarding {
             *discarding = false;
-            partial.clear();
+            *partial = None;
             emit(Received::TooLong);
             continue;
         }
-        if partial.is_empty() {
-            deliver(chunk, max_line, emit);
-        } else {
-            partial.extend_from_slice(chunk);
-            deliver(partial, max_line, emit);
+        match partial.take() {
+            None => deliver(chunk, max_line, emit),
+            Some(mut start) => {
+                start.extend_from_slice(chunk);
+                deliver(&start, max_line, emit);
+            }
         }
-        partial.clear();
     }
     if !rest.is_empty() && !*discarding {
-        if partial.len() + rest.len() > max_line + MAX_TAGS + 1 {
+        let held = partial.as_ref().map_or(0, |p| p.len());
+        if held + rest.len() > max_line + MAX_TAGS + 1 {
             *discarding = true;
-            *partial = Vec::new();
+            *partial = None;
         } else {
-            partial.extend_from_slice(rest);
+            partial.get_or_insert_default().extend_from_slice(rest);
         }
-    }
-    if partial.is_empty() && partial.capacity() > 0 {
-        *partial = Vec::new();
     }
 }
 
@@ -322,7 +328,7 @@ mod tests {
             lines(&mut c, b" x 0 * :y\n\r\n  \n", 512),
             vec!["USER x 0 * :y"]
         );
-        assert_eq!(c.partial.capacity(), 0, "no buffer kept while idle");
+        assert!(c.partial.is_none(), "no buffer kept while idle");
     }
 
     #[test]
@@ -356,7 +362,7 @@ mod tests {
         // Every connection pays for this; the layer is one pointer, None for
         // plain TCP.
         assert!(
-            std::mem::size_of::<Conn>() <= 152,
+            std::mem::size_of::<Conn>() <= 96,
             "{}",
             std::mem::size_of::<Conn>()
         );

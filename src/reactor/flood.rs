@@ -27,7 +27,8 @@ pub struct ExcessFlood;
 
 #[derive(Debug)]
 pub struct Flood {
-    /// Thousandths of a line.
+    /// Thousandths of a line; [`EXEMPT`] for an exempt client (a sentinel
+    /// rather than a flag keeps `Flood`, in every connection, at 16 bytes).
     tokens: u32,
     /// Milliseconds (reactor clock) of the last refill.
     last_ms: u32,
@@ -35,31 +36,41 @@ pub struct Flood {
     // almost no connection is ever held back.
     #[allow(clippy::box_collection)]
     held: Option<Box<VecDeque<Event>>>,
-    pub exempt: bool,
+}
+
+/// `tokens` of a client flood control does not apply to.
+const EXEMPT: u32 = u32::MAX;
+
+/// A full bucket (never mistaken for [`EXEMPT`]).
+fn full(limits: &FloodLimits) -> u32 {
+    limits.burst.saturating_mul(1000).min(EXEMPT - 1)
 }
 
 impl Flood {
     pub fn new(now_ms: u32, limits: &FloodLimits) -> Self {
         Flood {
-            tokens: limits.burst.saturating_mul(1000),
+            tokens: full(limits),
             last_ms: now_ms,
             held: None,
-            exempt: false,
         }
+    }
+
+    /// Lifts flood control for good (operators).
+    pub fn exempt(&mut self) {
+        self.tokens = EXEMPT;
     }
 
     fn refill(&mut self, now_ms: u32, limits: &FloodLimits) {
         let elapsed = now_ms.wrapping_sub(self.last_ms);
         self.last_ms = now_ms;
-        let cap = limits.burst.saturating_mul(1000);
         self.tokens = self
             .tokens
             .saturating_add(elapsed.saturating_mul(limits.rate))
-            .min(cap);
+            .min(full(limits));
     }
 
     fn take(&mut self, now_ms: u32, limits: &FloodLimits) -> bool {
-        if self.exempt || limits.rate == 0 {
+        if self.tokens == EXEMPT || limits.rate == 0 {
             return true;
         }
         self.refill(now_ms, limits);
@@ -162,7 +173,7 @@ mod tests {
     #[test]
     fn exempt_and_disabled_never_hold() {
         let mut f = Flood::new(0, &LIMITS);
-        f.exempt = true;
+        f.exempt();
         for i in 0..100 {
             assert!(f.admit(line(i), 0, &LIMITS).unwrap().is_some());
         }

@@ -457,7 +457,7 @@ impl Reactor {
                     }
                     Out::FloodExempt(id) => {
                         if let Some(c) = self.live(id) {
-                            c.flood.exempt = true;
+                            c.flood.exempt();
                         }
                     }
                     Out::Close(id, line) => {

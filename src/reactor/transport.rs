@@ -169,7 +169,7 @@ pub struct Queue<'a> {
     pub lines: &'a mut VecDeque<SharedLine>,
     /// Bytes of the front line already written.
     pub front_sent: &'a mut u32,
-    pub queued: &'a mut usize,
+    pub queued: &'a mut u32,
 }
 
 impl Queue<'_> {
@@ -198,7 +198,7 @@ impl Queue<'_> {
     }
 
     fn consume(&mut self, mut written: usize) {
-        *self.queued -= written;
+        *self.queued -= written as u32;
         while written > 0 {
             let front_left = self.lines[0].len() - *self.front_sent as usize;
             if written >= front_left {
@@ -215,7 +215,7 @@ impl Queue<'_> {
     /// Takes whole lines off the front (for framing).
     fn pop(&mut self) -> Option<SharedLine> {
         let line = self.lines.pop_front()?;
-        *self.queued -= line.len() - *self.front_sent as usize;
+        *self.queued -= (line.len() - *self.front_sent as usize) as u32;
         *self.front_sent = 0;
         Some(line)
     }

@@ -121,9 +121,11 @@ pub struct Client {
     pub paced: Option<Box<std::collections::VecDeque<crate::protocol::SharedLine>>>,
     /// Empty until the first NICK.
     pub nick: Box<str>,
-    /// Empty until USER.
-    pub user: Box<str>,
-    pub realname: Box<str>,
+    /// Username then real name, in one allocation (see [`Client::user`]);
+    /// empty until USER.
+    ident: Box<str>,
+    /// Length of the username at the start of `ident`.
+    user_len: u8,
     pub ip: IpAddr,
     pub caps: Caps,
     pub modes: UserModes,
@@ -136,14 +138,19 @@ pub struct Client {
     pub pass_ok: bool,
     pub channels: Vec<IrcKey>,
     pub away: Option<Box<str>>,
-    /// Unix seconds of registration.
-    pub signon: u64,
+    /// Unix seconds of registration (u32 lasts until 2106).
+    pub signon: u32,
     /// Unix seconds of the last message sent (for WHOIS idle time).
-    pub last_active: u64,
+    pub last_active: u32,
     /// The account this connection is logged in to.
     pub account: Option<Box<str>>,
     /// Login state (SASL exchange, failed attempts), once any was made.
     pub auth: Option<Box<crate::accounts::ConnAuth>>,
+}
+
+/// Unix seconds as kept in a client record (saturating past 2106).
+pub fn secs32(unix_secs: u64) -> u32 {
+    u32::try_from(unix_secs).unwrap_or(u32::MAX)
 }
 
 impl Client {
@@ -151,8 +158,8 @@ impl Client {
         Client {
             paced: None,
             nick: "".into(),
-            user: "".into(),
-            realname: "".into(),
+            ident: "".into(),
+            user_len: 0,
             ip,
             caps: Caps::default(),
             modes: UserModes::default(),
@@ -199,10 +206,49 @@ impl Client {
 
     /// `nick!user@host`, the source of this client's messages.
     pub fn prefix(&self) -> String {
-        format!("{}!{}@{}", self.nick, self.user, self.host())
+        format!("{}!{}@{}", self.nick, self.user(), self.host())
+    }
+
+    /// The username (with its `~`); empty until USER.
+    pub fn user(&self) -> &str {
+        &self.ident[..self.user_len as usize]
+    }
+
+    pub fn realname(&self) -> &str {
+        &self.ident[self.user_len as usize..]
+    }
+
+    /// Sets username and real name (from USER). The username must be
+    /// non-empty and at most 255 bytes.
+    pub fn set_ident(&mut self, user: &str, realname: &str) {
+        assert!(!user.is_empty() && user.len() <= u8::MAX as usize);
+        self.user_len = user.len() as u8;
+        self.ident = [user, realname].concat().into();
     }
 
     pub fn is_oper(&self) -> bool {
         self.modes.has(UserModes::OPER)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_record_stays_small() {
+        // One per connection, in the client table's slot vector.
+        let size = std::mem::size_of::<Option<(crate::bus::ConnId, Client)>>();
+        assert!(size <= 152, "{size}");
+    }
+
+    #[test]
+    fn username_and_realname_share_one_allocation() {
+        let mut c = Client::new([127, 0, 0, 1].into(), true);
+        assert_eq!((c.user(), c.realname()), ("", ""));
+        c.set_ident("~bob", "Bob Smith");
+        assert_eq!((c.user(), c.realname()), ("~bob", "Bob Smith"));
+        c.set_ident("~b", "");
+        assert_eq!((c.user(), c.realname()), ("~b", ""));
     }
 }

@@ -11,7 +11,7 @@ pub mod mask;
 mod table;
 
 pub use channel::{flag, Ban, Channel, Status, Topic};
-pub use client::{Caps, Client, UserModes};
+pub use client::{secs32, Caps, Client, UserModes};
 pub use table::ClientTable;
 
 use hashbrown::HashMap;
@@ -125,8 +125,8 @@ impl World {
             return;
         };
         c.registered = true;
-        c.signon = now;
-        c.last_active = now;
+        c.signon = client::secs32(now);
+        c.last_active = c.signon;
         self.counts.registered += 1;
         if c.modes.has(UserModes::INVISIBLE) {
             self.counts.invisible += 1;

@@ -1,6 +1,6 @@
 //! IRC over TLS: a rustls client and a plain TCP client in the same channel,
 //! the self-signed certificate made on first start, WHOIS 671, and clients
-//! that stall or botch the handshake.
+//! that stall or botch the handshake; WebSocket over TLS (`listen_wss`).
 
 mod common;
 
@@ -41,24 +41,33 @@ struct TlsClient {
     nick: String,
 }
 
+/// A TLS stream to `addr` (as "localhost") that trusts exactly the
+/// certificate in `ca`; reads time out.
+fn tls_stream(
+    addr: SocketAddr,
+    ca: &Path,
+) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(ca).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = ServerName::try_from("localhost").unwrap();
+    let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    let sock = TcpStream::connect(addr).unwrap();
+    sock.set_read_timeout(Some(TIMEOUT)).unwrap();
+    rustls::StreamOwned::new(conn, sock)
+}
+
 impl TlsClient {
     fn connect(addr: SocketAddr, ca: &Path) -> TlsClient {
-        let mut roots = rustls::RootCertStore::empty();
-        for c in CertificateDer::pem_file_iter(ca).unwrap() {
-            roots.add(c.unwrap()).unwrap();
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let name = ServerName::try_from("localhost").unwrap();
-        let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
-        let sock = TcpStream::connect(addr).unwrap();
-        sock.set_read_timeout(Some(TIMEOUT)).unwrap();
         TlsClient {
-            reader: BufReader::new(rustls::StreamOwned::new(conn, sock)),
+            reader: BufReader::new(tls_stream(addr, ca)),
             nick: String::new(),
         }
     }
@@ -223,5 +232,82 @@ fn plain_text_on_the_tls_port_is_refused_and_others_carry_on() {
     );
     let mut plain = TestClient::connect(server.addr_of(ListenKind::Plain).unwrap());
     plain.register("still");
+    server.shutdown().unwrap();
+}
+
+/// WebSocket over TLS (the `listen_wss` listener): a browser-like client
+/// chats with a plain one, and WHOIS shows it as secure.
+#[test]
+fn websocket_over_tls_chats_with_plain_client() {
+    use tungstenite::client::IntoClientRequest;
+    use tungstenite::Message;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = cert_files(dir.path());
+    let server = start(|c| {
+        c.listen_tls.clear();
+        c.listen_wss = vec!["127.0.0.1:0".parse().unwrap()];
+        c.tls_cert = Some(cert.clone());
+        c.tls_key = Some(key);
+    });
+    let wss_addr = server.addr_of(ListenKind::Wss).unwrap();
+    let mut req = format!("wss://localhost:{}/", wss_addr.port())
+        .into_client_request()
+        .unwrap();
+    req.headers_mut()
+        .insert("Sec-WebSocket-Protocol", "text.ircv3.net".parse().unwrap());
+    let (mut ws, resp) = match tungstenite::client(req, tls_stream(wss_addr, &cert)) {
+        Ok(pair) => pair,
+        Err(e) => panic!("WebSocket handshake over TLS: {e}"),
+    };
+    assert_eq!(
+        resp.headers().get("sec-websocket-protocol").unwrap(),
+        "text.ircv3.net"
+    );
+    for line in ["NICK websec", "USER websec 0 * :Web Secure", "JOIN #sec"] {
+        ws.send(Message::text(line)).unwrap();
+    }
+    let next = |ws: &mut tungstenite::WebSocket<_>| loop {
+        match ws.read().expect("frame within the timeout") {
+            Message::Text(t) => return t.as_str().to_string(),
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    let mut lines = Vec::new();
+    assert_eq!(
+        next(&mut ws),
+        ":parley.local 001 websec :Welcome to the Parley IRC Network, websec!~websec@127.0.0.1"
+    );
+    loop {
+        let l = next(&mut ws);
+        lines.push(l.clone());
+        if l.contains(" 366 ") {
+            break;
+        }
+    }
+    assert!(
+        lines.contains(&":websec!~websec@127.0.0.1 JOIN #sec".to_string()),
+        "{lines:?}"
+    );
+
+    let mut plain = TestClient::connect(server.addr_of(ListenKind::Plain).unwrap());
+    plain.register("plain");
+    plain.join("#sec");
+    assert_eq!(next(&mut ws), ":plain!~plain@127.0.0.1 JOIN #sec");
+    plain.send("PRIVMSG #sec :to the secure socket");
+    assert_eq!(
+        next(&mut ws),
+        ":plain!~plain@127.0.0.1 PRIVMSG #sec :to the secure socket"
+    );
+    ws.send(Message::text("PRIVMSG #sec :back over wss"))
+        .unwrap();
+    plain.expect(":websec!~websec@127.0.0.1 PRIVMSG #sec :back over wss");
+    plain.send("WHOIS websec");
+    let whois = plain.recv_until(|l| l.contains(" 671 ") || l.contains(" 318 "));
+    assert_eq!(
+        whois,
+        ":parley.local 671 plain websec :is using a secure connection"
+    );
     server.shutdown().unwrap();
 }

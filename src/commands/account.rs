@@ -550,21 +550,10 @@ fn enforce(ctx: &mut Ctx, nick: &str, seq: u32) {
     force_nick(ctx, &guest);
 }
 
-/// Renames this client, telling it and everyone who shares a channel with it.
+/// Renames this client, telling it and everyone who shares a channel with
+/// it, and cancels any nick enforcement under way for the old nick.
 pub fn force_nick(ctx: &mut Ctx, new: &str) {
-    let me = ctx.conn;
-    let prefix = ctx.me().prefix();
-    ctx.world.set_nick(me, new);
-    let mut targets = ctx.world.peers(me);
-    targets.push(me);
-    let relay = Relay {
-        source: &prefix,
-        command: "NICK",
-        params: &[],
-        text: Some(new),
-        client_tags: None,
-    };
-    ctx.relay(&targets, &relay, false);
+    super::registration::rename(ctx, new);
     if let Some(a) = ctx.me_mut().auth.as_mut() {
         a.enforce_seq = a.enforce_seq.wrapping_add(1);
     }

@@ -143,7 +143,15 @@ pub fn nick(ctx: &mut Ctx, msg: &Message) {
         ctx.world.set_nick(me, new);
         return try_register(ctx);
     }
-    // A registered client: tell it and everyone who can see it.
+    rename(ctx, new);
+    debug_assert!(irc_eq(&ctx.me().nick, new));
+    super::account::nick_changed(ctx);
+}
+
+/// Renames a registered client, telling it and everyone who shares a
+/// channel with it.
+pub fn rename(ctx: &mut Ctx, new: &str) {
+    let me = ctx.conn;
     let prefix = ctx.me().prefix();
     ctx.world.set_nick(me, new);
     let mut targets = ctx.world.peers(me);
@@ -156,8 +164,6 @@ pub fn nick(ctx: &mut Ctx, msg: &Message) {
         client_tags: None,
     };
     ctx.relay(&targets, &relay, false);
-    debug_assert!(irc_eq(&ctx.me().nick, new));
-    super::account::nick_changed(ctx);
 }
 
 pub fn user(ctx: &mut Ctx, msg: &Message) {

@@ -3,7 +3,7 @@
 
 use super::{need_params, unix_now, Ctx, Relay};
 use crate::protocol::{irc_eq, numeric::*, Message};
-use crate::state::{flag, mask::mask_matches, Caps, Topic, UserModes};
+use crate::state::{flag, mask::mask_matches, Caps, Status, Topic, UserModes};
 
 /// Channel names: `#`, then no space, comma, BEL or colon, within CHANNELLEN.
 pub fn valid_channel(name: &str, max: usize) -> bool {
@@ -144,13 +144,9 @@ pub fn topic(ctx: &mut Ctx, msg: &Message) {
     if need_params(ctx, msg, 1).is_none() {
         return;
     }
-    let me = ctx.conn;
-    let name = msg.params()[0];
-    let Some(ch) = ctx.world.channel(name) else {
-        return ctx.num(ERR_NOSUCHCHANNEL, &[name, "No such channel"]);
+    let Some((chan_name, status)) = find_channel(ctx, msg.params()[0]) else {
+        return;
     };
-    let chan_name = ch.name.to_string();
-    let status = ch.status(me);
     let Some(text) = msg.param(1) else {
         return send_topic(ctx, &chan_name, true);
     };
@@ -160,7 +156,11 @@ pub fn topic(ctx: &mut Ctx, msg: &Message) {
             &[&chan_name, "You're not on that channel"],
         );
     };
-    if ch.has(flag::TOPIC_LOCK) && !status.is_op() {
+    let locked = ctx
+        .world
+        .channel(&chan_name)
+        .is_some_and(|c| c.has(flag::TOPIC_LOCK));
+    if locked && !status.is_op() {
         return ctx.num(
             ERR_CHANOPRIVSNEEDED,
             &[&chan_name, "You're not channel operator"],
@@ -185,6 +185,19 @@ pub fn topic(ctx: &mut Ctx, msg: &Message) {
     };
     ctx.relay(&members, &relay, false);
     super::chanserv::changed(ctx, &chan_name);
+}
+
+/// A channel's proper name and this client's status in it (None when not a
+/// member); with no such channel, answers 403 and gives None.
+fn find_channel(ctx: &mut Ctx, name: &str) -> Option<(String, Option<Status>)> {
+    let me = ctx.conn;
+    match ctx.world.channel(name) {
+        Some(ch) => Some((ch.name.to_string(), ch.status(me))),
+        None => {
+            ctx.num(ERR_NOSUCHCHANNEL, &[name, "No such channel"]);
+            None
+        }
+    }
 }
 
 /// 332 + 333, or 331 when asked and there is none.
@@ -289,13 +302,10 @@ pub fn kick(ctx: &mut Ctx, msg: &Message) {
     if need_params(ctx, msg, 2).is_none() {
         return;
     }
-    let me = ctx.conn;
-    let name = msg.params()[0];
-    let Some(ch) = ctx.world.channel(name) else {
-        return ctx.num(ERR_NOSUCHCHANNEL, &[name, "No such channel"]);
+    let Some((chan_name, status)) = find_channel(ctx, msg.params()[0]) else {
+        return;
     };
-    let chan_name = ch.name.to_string();
-    match ch.status(me) {
+    match status {
         None => {
             return ctx.num(
                 ERR_NOTONCHANNEL,

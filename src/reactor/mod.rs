@@ -55,6 +55,10 @@ pub struct Reactor {
     conns: Slab<Conn>,
     next_gen: u32,
     workers: Vec<Sender<Event>>,
+    /// Events for each worker gathered during a loop turn and sent together
+    /// at its end (`dispatch`): a parked worker is woken once per turn, not
+    /// once per event.
+    pending: Vec<Vec<Event>>,
     inbox: Receiver<Vec<Out>>,
     waker: Arc<Waker>,
     timers: TimerWheel,
@@ -140,6 +144,7 @@ impl Reactor {
             transport,
             conns: Slab::new(),
             next_gen: 0,
+            pending: workers.iter().map(|_| Vec::new()).collect(),
             workers,
             inbox,
             waker,
@@ -175,9 +180,19 @@ impl Reactor {
         self.started.elapsed().as_millis() as u32
     }
 
-    fn to_worker(&self, id: ConnId, ev: Event) {
-        // A worker only goes away when the server is stopping.
-        let _ = self.workers[id.worker(self.workers.len())].send(ev);
+    /// Queues an event for the worker that owns `id` (sent by `dispatch`).
+    fn queue_for_worker(&mut self, id: ConnId, ev: Event) {
+        self.pending[id.worker(self.workers.len())].push(ev);
+    }
+
+    /// Hands the turn's events to the workers, in order.
+    fn dispatch(&mut self) {
+        for (events, worker) in self.pending.iter_mut().zip(&self.workers) {
+            for ev in events.drain(..) {
+                // A worker only goes away when the server is stopping.
+                let _ = worker.send(ev);
+            }
+        }
     }
 
     /// Runs until shutdown is requested and every client has been let go.
@@ -211,6 +226,8 @@ impl Reactor {
                 }
             }
             self.release_throttled();
+            // Workers start on the lines just read while this thread writes.
+            self.dispatch();
             self.drain_inbox();
             let now = self.tick();
             self.timers.advance(now, &mut due);
@@ -238,6 +255,9 @@ impl Reactor {
                     return Ok(());
                 }
             }
+            // What the writes, timers and worker output produced (Closed,
+            // Drained) goes before this thread sleeps.
+            self.dispatch();
         }
     }
 
@@ -310,7 +330,7 @@ impl Reactor {
         let id = conn.id(slot);
         self.arm(id, now + self.config.registration_timeout as u32);
         log::debug!("accepted {addr} as {id:?} ({})", kind.name());
-        self.to_worker(
+        self.queue_for_worker(
             id,
             Event::Accepted {
                 conn: id,
@@ -371,16 +391,14 @@ impl Reactor {
         conn.ping_pending = false;
         let was_holding = conn.flood.is_holding();
         let now_ms = self.started.elapsed().as_millis() as u32;
-        let worker = &self.workers[id.worker(self.workers.len())];
+        let worker = &mut self.pending[id.worker(self.workers.len())];
         let mut flooded = false;
         for ev in self.incoming.drain(..) {
             if flooded {
                 continue;
             }
             match conn.flood.admit(ev, now_ms, &self.flood) {
-                Ok(Some(ev)) => {
-                    let _ = worker.send(ev);
-                }
+                Ok(Some(ev)) => worker.push(ev),
                 Ok(None) => {}
                 Err(flood::ExcessFlood) => flooded = true,
             }
@@ -400,7 +418,8 @@ impl Reactor {
             return;
         }
         let now_ms = self.now_ms();
-        let workers = &self.workers;
+        let pending = &mut self.pending;
+        let n = self.workers.len();
         let conns = &mut self.conns;
         let limits = &self.flood;
         self.throttled.retain(|&key| {
@@ -410,10 +429,8 @@ impl Reactor {
             if conn.closing {
                 return false;
             }
-            let worker = &workers[conn.id(key).worker(workers.len())];
-            conn.flood.release(now_ms, limits, |ev| {
-                let _ = worker.send(ev);
-            })
+            let worker = &mut pending[conn.id(key).worker(n)];
+            conn.flood.release(now_ms, limits, |ev| worker.push(ev))
         });
     }
 
@@ -521,7 +538,7 @@ impl Reactor {
                 if conn.watch_drain {
                     conn.watch_drain = false;
                     let id = conn.id(key);
-                    self.to_worker(id, Event::Drained { conn: id });
+                    self.queue_for_worker(id, Event::Drained { conn: id });
                     let conn = &mut self.conns[key];
                     if conn.want_write {
                         conn.want_write = false;
@@ -576,7 +593,7 @@ impl Reactor {
         conn.reported = true;
         let pending = conn.has_pending();
         if report {
-            self.to_worker(
+            self.queue_for_worker(
                 id,
                 Event::Closed {
                     conn: id,
@@ -612,7 +629,7 @@ impl Reactor {
         let id = conn.id(key);
         log::debug!("closed {id:?} ({})", conn.ip);
         if !conn.reported {
-            self.to_worker(
+            self.queue_for_worker(
                 id,
                 Event::Closed {
                     conn: id,
@@ -695,6 +712,7 @@ impl Reactor {
 
 impl Drop for Reactor {
     fn drop(&mut self) {
+        self.dispatch();
         for w in &self.workers {
             let _ = w.send(Event::Stop);
         }

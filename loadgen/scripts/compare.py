@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Side-by-side load runs of parleyd and ngircd (and InspIRCd if installed)
+"""Side-by-side load runs of parleyd, ngircd and InspIRCd (each if installed)
 on this machine, one server at a time, same loadgen scenarios.
 
 Run from the repository root after `cargo build --release -p parley -p loadgen`:
@@ -61,10 +61,23 @@ def start_ngircd(port):
     return subprocess.Popen(["ngircd", "-n", "-f", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def start_inspircd(port):
+    src = open(os.path.join(ROOT, "loadgen/configs/inspircd-load.conf")).read()
+    conf = os.path.join(TMP, "inspircd.conf")
+    open(conf, "w").write(src.replace('port="26667"', f'port="{port}"')
+                          .replace("/tmp/inspircd-load.pid", f"{TMP}/inspircd.pid")
+                          .replace("/tmp/inspircd-load.log", f"{TMP}/inspircd.log"))
+    # --runasroot: these throwaway runs may be made as root.
+    return subprocess.Popen(["inspircd", "--nofork", "--runasroot", f"--config={conf}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 SERVERS = [("parley", start_parley, 2000)]
 if shutil.which("ngircd"):
     # ngircd listens with a backlog of 10: connect slowly.
     SERVERS.append(("ngircd", start_ngircd, 250))
+if shutil.which("inspircd"):
+    SERVERS.append(("inspircd", start_inspircd, 1000))
 
 
 def measure(name, start, ramp, port):
@@ -111,15 +124,14 @@ def main():
             ("chan_p99_ms", "channel message p99 (ms), 3,960 deliveries/s", "{:.3f}", False),
             ("chan_lost", "channel messages lost", "{}", False)]
     names = list(results)
-    print("| figure | " + " | ".join(names) + " | parley vs " + (names[1] if len(names) > 1 else "-") + " |")
-    print("|---" * (len(names) + 2) + "|")
+    others = names[1:]
+    print("| figure | " + " | ".join(names) + "".join(f" | parley vs {o}" for o in others) + " |")
+    print("|---" * (len(names) + len(others) + 1) + "|")
     for key, label, fmt, higher_better in keys:
         vals = [results[n].get(key) for n in names]
         cells = [fmt.format(v) if v is not None else "n/a" for v in vals]
-        ratio = ""
-        if len(vals) > 1 and vals[0] and vals[1]:
-            ratio = f"{vals[0] / vals[1]:.2f}x"
-        print(f"| {label} | " + " | ".join(cells) + f" | {ratio} |")
+        ratios = [f"{vals[0] / v:.2f}x" if vals[0] and v else "" for v in vals[1:]]
+        print(f"| {label} | " + " | ".join(cells + ratios) + " |")
     shutil.rmtree(TMP, ignore_errors=True)
 
 

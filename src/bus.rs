@@ -6,7 +6,7 @@
 //! batches of [`Out`] (encoded lines, closes) back through the [`Outbox`], which
 //! wakes the reactor. Nothing here touches sockets or chat state.
 
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -33,12 +33,10 @@ impl ConnId {
 
 /// From the reactor (or a finished slow task) to a worker.
 pub enum Event {
-    /// A new connection was accepted (`tls`: over TLS, for WHOIS 671).
-    Accepted {
-        conn: ConnId,
-        addr: SocketAddr,
-        tls: bool,
-    },
+    /// A new connection (`tls`: over TLS, for WHOIS 671). Sent just before
+    /// the connection's first line, so a connection that never says anything
+    /// costs the workers nothing.
+    Accepted { conn: ConnId, ip: IpAddr, tls: bool },
     /// One complete line, without its line ending.
     Line { conn: ConnId, line: Box<[u8]> },
     /// A line went past the length limit and was dropped.
@@ -61,8 +59,8 @@ pub enum Event {
 impl std::fmt::Debug for Event {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Event::Accepted { conn, addr, tls } => {
-                write!(f, "Accepted({conn:?}, {addr}, tls: {tls})")
+            Event::Accepted { conn, ip, tls } => {
+                write!(f, "Accepted({conn:?}, {ip}, tls: {tls})")
             }
             Event::Line { conn, line } => {
                 write!(f, "Line({conn:?}, {:?})", String::from_utf8_lossy(line))
@@ -85,7 +83,8 @@ pub enum Out {
     Fanout(Box<[ConnId]>, SharedLine),
     /// The connection finished registration (switches it to PING timers).
     Registered(ConnId),
-    /// Send this final line (an `ERROR`), flush, and close.
+    /// Send this final line (an `ERROR`), flush, and close. The worker has
+    /// already forgotten the client, so no `Closed` comes back for it.
     Close(ConnId, SharedLine),
     /// The client became an operator: exempt it from flood control.
     FloodExempt(ConnId),

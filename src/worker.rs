@@ -65,7 +65,7 @@ fn handle(world: &mut World, env: &Env, out: &mut Vec<crate::bus::Out>, ev: Even
             out: &mut *out,
         };
         match ev {
-            Event::Accepted { addr, tls, .. } => commands::accepted(&mut ctx, addr.ip(), tls),
+            Event::Accepted { ip, tls, .. } => commands::accepted(&mut ctx, ip, tls),
             Event::Line { line, .. } if known => commands::handle_line(&mut ctx, &line),
             Event::LineTooLong { .. } if known => commands::line_too_long(&mut ctx),
             Event::Closed { reason, .. } if known => commands::closed(&mut ctx, &reason),

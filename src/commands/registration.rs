@@ -205,6 +205,7 @@ pub fn try_register(ctx: &mut Ctx) {
         let line = LineBuilder::new(None, "ERROR")
             .trailing("Bad password")
             .build();
+        super::user::depart(ctx, ctx.conn, "Bad password");
         ctx.out.push(Out::Close(ctx.conn, line));
         return;
     }

@@ -38,7 +38,12 @@ pub struct Conn {
     pub queued: u32,
     pub registered: bool,
     pub closing: bool,
-    /// The worker has been told this connection is gone.
+    /// The worker has been told about this connection (`Accepted`, sent
+    /// with its first line).
+    pub announced: bool,
+    /// Over TLS (directly or under WebSocket), for `Accepted`.
+    pub tls: bool,
+    /// The worker knows this connection is gone (told, or it closed it).
     pub reported: bool,
     pub ping_pending: bool,
     /// Registered with the poller for writability.
@@ -76,6 +81,8 @@ impl Conn {
             queued: 0,
             registered: false,
             closing: false,
+            announced: false,
+            tls: false,
             reported: false,
             ping_pending: false,
             want_write: false,

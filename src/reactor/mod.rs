@@ -325,19 +325,13 @@ impl Reactor {
         };
         let conn = entry.insert(Conn::new(sock, self.next_gen, addr.ip(), now, flood));
         conn.layer = layer;
+        conn.tls = kind.is_tls();
         *self.per_ip.entry(ip_group(addr.ip())).or_insert(0) += 1;
         self.unregistered += 1;
         let id = conn.id(slot);
         self.arm(id, now + self.config.registration_timeout as u32);
+        // The worker hears of it with its first line (`deliver_incoming`).
         log::debug!("accepted {addr} as {id:?} ({})", kind.name());
-        self.queue_for_worker(
-            id,
-            Event::Accepted {
-                conn: id,
-                addr,
-                tls: kind.is_tls(),
-            },
-        );
         Ok(())
     }
 
@@ -392,6 +386,14 @@ impl Reactor {
         let was_holding = conn.flood.is_holding();
         let now_ms = self.started.elapsed().as_millis() as u32;
         let worker = &mut self.pending[id.worker(self.workers.len())];
+        if !conn.announced {
+            conn.announced = true;
+            worker.push(Event::Accepted {
+                conn: id,
+                ip: conn.ip,
+                tls: conn.tls,
+            });
+        }
         let mut flooded = false;
         for ev in self.incoming.drain(..) {
             if flooded {
@@ -478,7 +480,8 @@ impl Reactor {
                         }
                     }
                     Out::Close(id, line) => {
-                        if self.live(id).is_some() {
+                        if let Some(conn) = self.live(id) {
+                            conn.reported = true;
                             self.close(id.slot as usize, "Client quit", Some(line));
                         }
                     }
@@ -589,7 +592,8 @@ impl Reactor {
             let len = line.len();
             conn.enqueue(line, usize::MAX - len);
         }
-        let report = !conn.reported;
+        // A connection that never sent a line was never announced.
+        let report = conn.announced && !conn.reported;
         conn.reported = true;
         let pending = conn.has_pending();
         if report {
@@ -628,7 +632,7 @@ impl Reactor {
         }
         let id = conn.id(key);
         log::debug!("closed {id:?} ({})", conn.ip);
-        if !conn.reported {
+        if conn.announced && !conn.reported {
             self.queue_for_worker(
                 id,
                 Event::Closed {

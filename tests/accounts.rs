@@ -33,21 +33,13 @@ fn make_account(server: &TestServer, nick: &str, pass: &str) {
     c.expect_closed();
 }
 
-fn plain(authcid: &str, pass: &str) -> String {
-    Base64::encode_string(format!("\0{authcid}\0{pass}").as_bytes())
-}
+use common::sasl_plain as plain;
 
 /// Opens a connection that asks for `caps` and sends NICK/USER, stopping
 /// before CAP END.
 fn negotiating(server: &TestServer, nick: &str, caps: &str) -> TestClient {
     let mut c = server.connect();
-    c.nick = nick.into();
-    c.send("CAP LS 302");
-    c.recv_containing("CAP * LS");
-    c.send(&format!("NICK {nick}"));
-    c.send(&format!("USER {nick} 0 * :Real {nick}"));
-    c.send(&format!("CAP REQ :{caps}"));
-    c.expect(&format!(":parley.local CAP {nick} ACK :{caps}"));
+    c.negotiate(nick, caps);
     c
 }
 

@@ -9,7 +9,6 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use base64ct::{Base64, Encoding};
 use common::TestClient;
 
 const NS: &str = ":NickServ!NickServ@parley.local NOTICE";
@@ -175,18 +174,12 @@ fn expect_ban(c: &mut TestClient, mask: &str) {
 /// Connects as rita and logs in with SASL PLAIN before registration.
 fn sasl_login(d: &Daemon) -> TestClient {
     let mut c = TestClient::connect(d.addr);
-    c.nick = "rita".into();
-    c.send("CAP LS 302");
-    c.recv_containing("CAP * LS");
-    c.send("NICK rita");
-    c.send("USER rita 0 * :Rita");
-    c.send("CAP REQ :sasl");
-    c.expect(":parley.local CAP rita ACK :sasl");
+    c.negotiate("rita", "sasl");
     c.send("AUTHENTICATE PLAIN");
     c.expect("AUTHENTICATE +");
     c.send(&format!(
         "AUTHENTICATE {}",
-        Base64::encode_string(b"\0rita\0durable-pw")
+        common::sasl_plain("rita", "durable-pw")
     ));
     c.expect(":parley.local 900 rita rita!~rita@127.0.0.1 rita :You are now logged in as rita");
     c.expect(":parley.local 903 rita :SASL authentication successful");

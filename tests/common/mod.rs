@@ -197,6 +197,18 @@ impl TestClient {
         self.recv_until(|l| l.contains(" 376 ") || l.contains(" 422 "));
     }
 
+    /// Starts registering as `nick` asking for `caps` (CAP LS, NICK, USER,
+    /// CAP REQ), stopping before CAP END.
+    pub fn negotiate(&mut self, nick: &str, caps: &str) {
+        self.nick = nick.to_string();
+        self.send("CAP LS 302");
+        self.recv_until(|l| l.contains("CAP * LS"));
+        self.send(&format!("NICK {nick}"));
+        self.send(&format!("USER {nick} 0 * :Real {nick}"));
+        self.send(&format!("CAP REQ :{caps}"));
+        self.expect(&format!(":parley.local CAP {nick} ACK :{caps}"));
+    }
+
     /// JOINs a channel and reads through the end of NAMES.
     pub fn join(&mut self, chan: &str) {
         self.send(&format!("JOIN {chan}"));
@@ -207,4 +219,10 @@ impl TestClient {
     pub fn prefix(&self) -> String {
         format!("{0}!~{0}@127.0.0.1", self.nick)
     }
+}
+
+/// The `AUTHENTICATE` payload of SASL PLAIN for `authcid` and `pass`.
+pub fn sasl_plain(authcid: &str, pass: &str) -> String {
+    use base64ct::{Base64, Encoding};
+    Base64::encode_string(format!("\0{authcid}\0{pass}").as_bytes())
 }

@@ -2,27 +2,7 @@
 //! TOPIC, KICK and INVITE, each checked line by line.
 
 mod common;
-use common::{TestClient, TestServer};
-
-/// Unix seconds now.
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
-/// Asserts `line` is `head` followed by one Unix timestamp taken between
-/// `since` and now.
-fn expect_stamped(line: &str, head: &str, since: u64) {
-    let rest = line
-        .strip_prefix(head)
-        .unwrap_or_else(|| panic!("{line:?} does not start with {head:?}"));
-    let ts: u64 = rest
-        .parse()
-        .unwrap_or_else(|_| panic!("{line:?}: {rest:?} is not a timestamp"));
-    assert!(since <= ts && ts <= now(), "{line:?}: {ts} out of range");
-}
+use common::{expect_stamped, now, TestClient, TestServer};
 
 /// Three registered clients, `alice` having created `#c` (so she is its op)
 /// and the others having joined it, with every JOIN already read.

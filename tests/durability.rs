@@ -101,6 +101,7 @@ impl Drop for Daemon {
 fn account_and_channel_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("parley.db");
+    let since = common::now();
 
     let d = Daemon::start(&db);
     let mut c = d.client("rita");
@@ -130,7 +131,7 @@ fn account_and_channel_survive_sigkill() {
     c.expect(":parley.local 324 rita #keep +nt");
     c.recv_containing(" 329 rita #keep ");
     c.send("MODE #keep b");
-    expect_ban(&mut c, "*!*@one.example");
+    expect_ban(&mut c, "*!*@one.example", since);
     c.expect(":parley.local 368 rita #keep :End of channel ban list");
     c.send("PRIVMSG ChanServ :INFO #keep");
     c.expect(&format!("{CS} rita :Information on #keep:"));
@@ -157,18 +158,16 @@ fn account_and_channel_survive_sigkill() {
     c.expect(":ChanServ!ChanServ@parley.local MODE #keep +mnt");
     c.expect(":ChanServ!ChanServ@parley.local TOPIC #keep :changed later");
     c.send("MODE #keep b");
-    expect_ban(&mut c, "*!*@two.example");
+    expect_ban(&mut c, "*!*@two.example", since);
     c.expect(":parley.local 368 rita #keep :End of channel ban list");
     d.kill();
 }
 
-/// One line of a ban list set by rita: `367 rita #keep <mask> rita <time>`.
-fn expect_ban(c: &mut TestClient, mask: &str) {
-    let line = c.recv();
-    let time = line
-        .strip_prefix(&format!(":parley.local 367 rita #keep {mask} rita "))
-        .unwrap_or_else(|| panic!("expected the ban {mask}, got {line}"));
-    assert!(time.parse::<u64>().is_ok_and(|t| t > 0), "{line}");
+/// One line of a ban list set by rita during this test:
+/// `367 rita #keep <mask> rita <time>`.
+fn expect_ban(c: &mut TestClient, mask: &str, since: u64) {
+    let head = format!(":parley.local 367 rita #keep {mask} rita ");
+    common::expect_stamped(&c.recv(), &head, since);
 }
 
 /// Connects as rita and logs in with SASL PLAIN before registration.

@@ -2,14 +2,7 @@
 //! TIME, LIST, NAMES; and the generic errors 421 and 461.
 
 mod common;
-use common::{TestClient, TestServer};
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
+use common::{now, TestClient, TestServer};
 
 /// Reads lines up to and including the one containing `end`, returning all of
 /// them but the last, sorted (for replies whose row order is unspecified),

@@ -226,3 +226,23 @@ pub fn sasl_plain(authcid: &str, pass: &str) -> String {
     use base64ct::{Base64, Encoding};
     Base64::encode_string(format!("\0{authcid}\0{pass}").as_bytes())
 }
+
+/// Unix seconds now.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// Asserts `line` is `head` followed by one Unix timestamp taken between
+/// `since` and now.
+pub fn expect_stamped(line: &str, head: &str, since: u64) {
+    let rest = line
+        .strip_prefix(head)
+        .unwrap_or_else(|| panic!("{line:?} does not start with {head:?}"));
+    let ts: u64 = rest
+        .parse()
+        .unwrap_or_else(|_| panic!("{line:?}: {rest:?} is not a timestamp"));
+    assert!(since <= ts && ts <= now(), "{line:?}: {ts} out of range");
+}

@@ -79,27 +79,9 @@ fn join_one(ctx: &mut Ctx, name: &str, key: Option<&str>) {
         client_tags: None,
     };
     ctx.relay(&members, &relay, false);
-    // away-notify: members who asked hear that the newcomer is away.
+    // Members who asked hear that the newcomer is away.
     if let Some(away) = ctx.me().away.clone() {
-        let watchers: Vec<_> = members
-            .iter()
-            .copied()
-            .filter(|&m| {
-                m != me
-                    && ctx
-                        .world
-                        .client(m)
-                        .is_some_and(|c| c.caps.has(Caps::AWAY_NOTIFY))
-            })
-            .collect();
-        let relay = Relay {
-            source: &prefix,
-            command: "AWAY",
-            params: &[],
-            text: Some(&away),
-            client_tags: None,
-        };
-        ctx.relay(&watchers, &relay, false);
+        super::user::notify_away(ctx, &members, Some(&away));
     }
     send_topic(ctx, &chan_name, false);
     send_names(ctx, &chan_name);

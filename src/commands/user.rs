@@ -24,24 +24,34 @@ pub fn away(ctx: &mut Ctx, msg: &Message) {
         Some(_) => ctx.num(RPL_NOWAWAY, &["You have been marked as being away"]),
         None => ctx.num(RPL_UNAWAY, &["You are no longer marked as being away"]),
     }
-    // away-notify: peers who asked to hear about it.
+    let peers = ctx.world.peers(ctx.conn);
+    notify_away(ctx, &peers, text.as_deref());
+}
+
+/// away-notify: tells those of `audience` (other than this client) who asked
+/// for it that this client is away with `text`, or back (None).
+pub fn notify_away(ctx: &mut Ctx, audience: &[ConnId], text: Option<&str>) {
     let me = ctx.conn;
-    let prefix = ctx.me().prefix();
-    let targets: Vec<_> = ctx
-        .world
-        .peers(me)
-        .into_iter()
-        .filter(|p| {
-            ctx.world
-                .client(*p)
-                .is_some_and(|c| c.caps.has(Caps::AWAY_NOTIFY))
+    let targets: Vec<_> = audience
+        .iter()
+        .copied()
+        .filter(|&p| {
+            p != me
+                && ctx
+                    .world
+                    .client(p)
+                    .is_some_and(|c| c.caps.has(Caps::AWAY_NOTIFY))
         })
         .collect();
+    if targets.is_empty() {
+        return;
+    }
+    let prefix = ctx.me().prefix();
     let relay = Relay {
         source: &prefix,
         command: "AWAY",
         params: &[],
-        text: text.as_deref(),
+        text,
         client_tags: None,
     };
     ctx.relay(&targets, &relay, false);

@@ -137,12 +137,16 @@ impl Outbox {
 
     /// Hands a batch to the reactor. Batches are applied whole and in the order
     /// sent, which is what keeps channel order identical for every member.
-    pub fn send(&self, batch: Vec<Out>) {
-        if batch.is_empty() {
-            return;
-        }
-        if self.tx.send(batch).is_ok() {
-            self.waker.wake();
-        }
+    /// Returns whether the reactor must be woken ([`Outbox::wake`]): callers
+    /// holding the state lock queue under it and wake after releasing it, so
+    /// no syscall runs under the lock.
+    #[must_use]
+    pub fn queue(&self, batch: Vec<Out>) -> bool {
+        !batch.is_empty() && self.tx.send(batch).is_ok()
+    }
+
+    /// Wakes the reactor for batches queued with [`Outbox::queue`].
+    pub fn wake(&self) {
+        self.waker.wake();
     }
 }

@@ -37,8 +37,11 @@ pub fn run(shared: Arc<Shared>, inbox: Receiver<Event>) {
             }
             handle(&mut world, &shared.env, &mut out, ev);
         }
-        shared.outbox.send(std::mem::take(&mut out));
+        let queued = shared.outbox.queue(std::mem::take(&mut out));
         drop(world);
+        if queued {
+            shared.outbox.wake();
+        }
         if stopping {
             return;
         }

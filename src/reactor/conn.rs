@@ -30,8 +30,7 @@ pub struct Conn {
     discarding: bool,
     /// Lines waiting to be written; boxed for the same reason, and dropped
     /// whenever it empties.
-    #[allow(clippy::box_collection)]
-    sendq: Option<Box<VecDeque<SharedLine>>>,
+    sendq: Option<SendQueue>,
     /// Bytes of the front buffer already written (a line is far below 4 GiB).
     front_sent: u32,
     /// Bytes queued and not yet written (the send-queue limit is below 4 GiB).
@@ -59,6 +58,34 @@ pub struct Conn {
     /// Tick of this connection's one live timer entry.
     pub timer_at: u32,
     pub flood: Flood,
+}
+
+/// Send queues that emptied, kept for the next connection that needs one, so
+/// a delivery to a connection with nothing queued does not allocate. Bounded:
+/// idle connections still hold no queue, and the pool holds at most
+/// [`QueuePool::MAX`] small ones (about 25 KB).
+#[derive(Default)]
+pub struct QueuePool(Vec<SendQueue>);
+
+type SendQueue = Box<VecDeque<SharedLine>>;
+
+impl QueuePool {
+    /// Enough for the connections written in one busy loop turn.
+    const MAX: usize = 256;
+    /// Queues that grew past this many slots are freed, not kept (a
+    /// fan-out delivery rarely finds more than a line or two queued).
+    const MAX_SLOTS: usize = 8;
+
+    fn take(&mut self) -> SendQueue {
+        self.0.pop().unwrap_or_default()
+    }
+
+    fn give(&mut self, mut q: SendQueue) {
+        if self.0.len() < Self::MAX && q.capacity() <= Self::MAX_SLOTS {
+            q.clear();
+            self.0.push(q);
+        }
+    }
 }
 
 /// What came out of one received chunk.
@@ -160,13 +187,15 @@ impl Conn {
     }
 
     /// Queues a line. Returns false, queueing nothing, if it would pass `limit`.
-    pub fn enqueue(&mut self, line: SharedLine, limit: usize) -> bool {
+    pub fn enqueue(&mut self, line: SharedLine, limit: usize, pool: &mut QueuePool) -> bool {
         let after = self.queued as usize + line.len();
         if after > limit.min(u32::MAX as usize) {
             return false;
         }
         self.queued = after as u32;
-        self.sendq.get_or_insert_default().push_back(line);
+        self.sendq
+            .get_or_insert_with(|| pool.take())
+            .push_back(line);
         true
     }
 
@@ -176,13 +205,17 @@ impl Conn {
         let started = (self.front_sent > 0)
             .then(|| self.sendq.as_mut()?.pop_front())
             .flatten();
-        self.sendq = None;
         self.queued = 0;
-        if let Some(front) = started {
-            self.queued = (front.len() - self.front_sent as usize) as u32;
-            self.sendq.get_or_insert_default().push_back(front);
-        } else {
-            self.front_sent = 0;
+        match (started, self.sendq.as_mut()) {
+            (Some(front), Some(q)) => {
+                self.queued = (front.len() - self.front_sent as usize) as u32;
+                q.clear();
+                q.push_back(front);
+            }
+            _ => {
+                self.sendq = None;
+                self.front_sent = 0;
+            }
         }
     }
 
@@ -195,7 +228,7 @@ impl Conn {
 
     /// Writes as much as the socket takes (plain: the queue in `writev`
     /// batches). Returns true when nothing is left.
-    pub fn flush(&mut self) -> io::Result<bool> {
+    pub fn flush(&mut self, pool: &mut QueuePool) -> io::Result<bool> {
         let Conn {
             sock,
             layer,
@@ -220,7 +253,9 @@ impl Conn {
         };
         if done {
             // Idle connections keep no queue allocation.
-            *sendq = None;
+            if let Some(q) = sendq.take() {
+                pool.give(q);
+            }
         }
         Ok(done)
     }
@@ -380,10 +415,13 @@ mod tests {
         let (mut c, mut peer) = conn();
         c.sock.set_nonblocking(true).unwrap();
         let l: SharedLine = b"PING x\r\n".to_vec().into();
-        assert!(c.enqueue(l.clone(), 16));
-        assert!(c.enqueue(l.clone(), 16));
-        assert!(!c.enqueue(l, 16));
-        assert!(c.flush().unwrap());
+        let mut pool = QueuePool::default();
+        assert!(c.enqueue(l.clone(), 16, &mut pool));
+        assert!(c.enqueue(l.clone(), 16, &mut pool));
+        assert!(!c.enqueue(l, 16, &mut pool));
+        assert!(c.flush(&mut pool).unwrap());
+        assert!(c.sendq.is_none(), "no queue kept while idle");
+        assert_eq!(pool.0.len(), 1, "the emptied queue is kept for reuse");
         assert_eq!(c.queued, 0);
         let mut buf = [0u8; 16];
         peer.read_exact(&mut buf).unwrap();

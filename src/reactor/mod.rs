@@ -32,7 +32,7 @@ use slab::Slab;
 use crate::bus::{ConnId, Event, Out, Waker};
 use crate::config::Config;
 use crate::protocol::{LineBuilder, SharedLine};
-use conn::{Conn, Received};
+use conn::{Conn, QueuePool, Received};
 use flood::{Flood, FloodLimits};
 use timer::TimerWheel;
 use transport::Layer;
@@ -66,6 +66,8 @@ pub struct Reactor {
     config: Arc<Config>,
     /// Connections with newly queued bytes, flushed once per loop turn.
     dirty: Vec<usize>,
+    /// Emptied send queues for reuse.
+    queues: QueuePool,
     scratch: Box<[u8]>,
     stop: Arc<AtomicBool>,
     ping_line: SharedLine,
@@ -151,6 +153,7 @@ impl Reactor {
             timers: TimerWheel::new(),
             started: Instant::now(),
             dirty: Vec::new(),
+            queues: QueuePool::default(),
             scratch: vec![0; READ_CHUNK].into_boxed_slice(),
             stop,
             ping_line,
@@ -499,11 +502,17 @@ impl Reactor {
 
     fn enqueue(&mut self, id: ConnId, line: SharedLine) {
         let limit = self.config.sendq;
-        let Some(conn) = self.live(id) else { return };
+        let Some(conn) = self
+            .conns
+            .get_mut(id.slot as usize)
+            .filter(|c| c.gen == id.gen)
+        else {
+            return;
+        };
         if conn.closing {
             return;
         }
-        if !conn.enqueue(line, limit) {
+        if !conn.enqueue(line, limit, &mut self.queues) {
             log::info!("{id:?} ({}) passed its send queue limit", conn.ip);
             conn.clear_queue();
             let slot = id.slot as usize;
@@ -533,7 +542,7 @@ impl Reactor {
     /// something is left over.
     fn flush(&mut self, key: usize) {
         let conn = &mut self.conns[key];
-        match conn.flush() {
+        match conn.flush(&mut self.queues) {
             Ok(true) => {
                 if conn.closing {
                     return self.remove(key, "");
@@ -590,7 +599,7 @@ impl Reactor {
         let id = conn.id(key);
         if let Some(line) = last {
             let len = line.len();
-            conn.enqueue(line, usize::MAX - len);
+            conn.enqueue(line, usize::MAX - len, &mut self.queues);
         }
         // A connection that never sent a line was never announced.
         let report = conn.announced && !conn.reported;

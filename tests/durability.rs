@@ -122,10 +122,7 @@ fn account_and_channel_survive_sigkill() {
     let d = Daemon::start(&db);
     let mut c = sasl_login(&d);
     // The channel comes back with its founder, topic, modes and bans.
-    c.send("JOIN #keep");
-    c.expect(":rita!~rita@127.0.0.1 JOIN #keep");
-    c.expect(":parley.local 353 rita = #keep :@rita");
-    c.expect(":parley.local 366 rita #keep :End of /NAMES list");
+    join_keep(&mut c);
     c.expect(":ChanServ!ChanServ@parley.local TOPIC #keep :kept across a kill");
     c.send("MODE #keep");
     c.expect(":parley.local 324 rita #keep +nt");
@@ -151,10 +148,7 @@ fn account_and_channel_survive_sigkill() {
 
     let d = Daemon::start(&db);
     let mut c = sasl_login(&d);
-    c.send("JOIN #keep");
-    c.expect(":rita!~rita@127.0.0.1 JOIN #keep");
-    c.expect(":parley.local 353 rita = #keep :@rita");
-    c.expect(":parley.local 366 rita #keep :End of /NAMES list");
+    join_keep(&mut c);
     c.expect(":ChanServ!ChanServ@parley.local MODE #keep +mnt");
     c.expect(":ChanServ!ChanServ@parley.local TOPIC #keep :changed later");
     c.send("MODE #keep b");
@@ -168,6 +162,14 @@ fn account_and_channel_survive_sigkill() {
 fn expect_ban(c: &mut TestClient, mask: &str, since: u64) {
     let head = format!(":parley.local 367 rita #keep {mask} rita ");
     common::expect_stamped(&c.recv(), &head, since);
+}
+
+/// rita joins #keep and, as its founder, is its only (op) member.
+fn join_keep(c: &mut TestClient) {
+    c.send("JOIN #keep");
+    c.expect(":rita!~rita@127.0.0.1 JOIN #keep");
+    c.expect(":parley.local 353 rita = #keep :@rita");
+    c.expect(":parley.local 366 rita #keep :End of /NAMES list");
 }
 
 /// Connects as rita and logs in with SASL PLAIN before registration.

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::sync::Arc;
@@ -35,12 +35,6 @@ fn cert_files(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     (c, k)
 }
 
-/// A line client over TLS that trusts exactly the certificate in `ca`.
-struct TlsClient {
-    reader: BufReader<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>,
-    nick: String,
-}
-
 /// A TLS stream to `addr` (as "localhost") that trusts exactly the
 /// certificate in `ca`; reads time out.
 fn tls_stream(
@@ -64,57 +58,9 @@ fn tls_stream(
     rustls::StreamOwned::new(conn, sock)
 }
 
-impl TlsClient {
-    fn connect(addr: SocketAddr, ca: &Path) -> TlsClient {
-        TlsClient {
-            reader: BufReader::new(tls_stream(addr, ca)),
-            nick: String::new(),
-        }
-    }
-
-    fn send(&mut self, line: &str) {
-        let s = self.reader.get_mut();
-        s.write_all(format!("{line}\r\n").as_bytes()).unwrap();
-        s.flush().unwrap();
-    }
-
-    fn recv(&mut self) -> String {
-        let mut buf = String::new();
-        match self.reader.read_line(&mut buf) {
-            Ok(0) => panic!("{}: connection closed", self.nick),
-            Ok(_) => buf.trim_end_matches(['\r', '\n']).to_string(),
-            Err(e) => panic!("{}: no line within {TIMEOUT:?}: {e}", self.nick),
-        }
-    }
-
-    fn expect(&mut self, line: &str) {
-        assert_eq!(self.recv(), line, "{}: unexpected line", self.nick);
-    }
-
-    fn recv_until(&mut self, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = std::time::Instant::now() + TIMEOUT;
-        loop {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{}: line never came",
-                self.nick
-            );
-            let l = self.recv();
-            if pred(&l) {
-                return l;
-            }
-        }
-    }
-
-    fn register(&mut self, nick: &str) {
-        self.nick = nick.to_string();
-        self.send(&format!("NICK {nick}"));
-        self.send(&format!("USER {nick} 0 * :Real {nick}"));
-        self.expect(&format!(
-            ":parley.local 001 {nick} :Welcome to the Parley IRC Network, {nick}!~{nick}@127.0.0.1"
-        ));
-        self.recv_until(|l| l.contains(" 376 ") || l.contains(" 422 "));
-    }
+/// A line client over TLS that trusts exactly the certificate in `ca`.
+fn tls_client(addr: SocketAddr, ca: &Path) -> TestClient {
+    TestClient::over(tls_stream(addr, ca))
 }
 
 #[test]
@@ -129,7 +75,7 @@ fn tls_client_chats_with_plain_client() {
     let tls_addr = server.addr_of(ListenKind::Tls).unwrap();
     let plain_addr = server.addr_of(ListenKind::Plain).unwrap();
 
-    let mut secure = TlsClient::connect(tls_addr, &cert);
+    let mut secure = tls_client(tls_addr, &cert);
     secure.register("secure");
     secure.send("JOIN #mix");
     secure.expect(":secure!~secure@127.0.0.1 JOIN #mix");
@@ -182,7 +128,7 @@ fn self_signed_certificate_is_made_once_and_reused() {
     let cert = dir.path().join("parley-cert.pem");
     assert!(dir.path().join("parley-key.pem").exists());
     let first = std::fs::read(&cert).expect("certificate stored next to the database");
-    let mut c = TlsClient::connect(server.addr_of(ListenKind::Tls).unwrap(), &cert);
+    let mut c = tls_client(server.addr_of(ListenKind::Tls).unwrap(), &cert);
     c.register("first");
     server.shutdown().unwrap();
 
@@ -192,7 +138,7 @@ fn self_signed_certificate_is_made_once_and_reused() {
         first,
         "same certificate after restart"
     );
-    let mut c = TlsClient::connect(server.addr_of(ListenKind::Tls).unwrap(), &cert);
+    let mut c = tls_client(server.addr_of(ListenKind::Tls).unwrap(), &cert);
     c.register("second");
     server.shutdown().unwrap();
 }

@@ -2,7 +2,7 @@
 //! test client whose every read is bounded by a timeout.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
@@ -75,10 +75,13 @@ impl Drop for TestServer {
     }
 }
 
+/// What a test client talks over: plain TCP, or TLS on top of it.
+pub trait Stream: Read + Write + Send {}
+impl<T: Read + Write + Send> Stream for T {}
+
 /// A raw IRC connection for tests.
 pub struct TestClient {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
+    stream: BufReader<Box<dyn Stream>>,
     pub nick: String,
 }
 
@@ -87,24 +90,28 @@ impl TestClient {
         let stream = TcpStream::connect(addr).expect("connect");
         stream.set_read_timeout(Some(TIMEOUT)).unwrap();
         stream.set_nodelay(true).unwrap();
-        let writer = stream.try_clone().unwrap();
+        TestClient::over(stream)
+    }
+
+    /// A client on an already open stream whose reads time out (e.g. TLS).
+    pub fn over(stream: impl Stream + 'static) -> TestClient {
         TestClient {
-            reader: BufReader::new(stream),
-            writer,
+            stream: BufReader::new(Box::new(stream)),
             nick: String::new(),
         }
     }
 
     /// Sends one line (CRLF is added).
     pub fn send(&mut self, line: &str) {
-        self.writer
-            .write_all(format!("{line}\r\n").as_bytes())
-            .expect("send");
+        self.send_raw(format!("{line}\r\n").as_bytes());
     }
 
     /// Sends raw bytes as they are.
     pub fn send_raw(&mut self, bytes: &[u8]) {
-        self.writer.write_all(bytes).expect("send");
+        let w = self.stream.get_mut();
+        w.write_all(bytes).expect("send");
+        // A TLS stream holds records until flushed; TCP's flush does nothing.
+        w.flush().expect("send");
     }
 
     /// The next line, without CRLF. Panics on timeout or close.
@@ -118,7 +125,7 @@ impl TestClient {
     /// The next line, or None if the server closed the connection.
     pub fn try_recv(&mut self) -> Option<String> {
         let mut buf = Vec::new();
-        match self.reader.read_until(b'\n', &mut buf) {
+        match self.stream.read_until(b'\n', &mut buf) {
             Ok(0) => None,
             Ok(_) => {
                 let s = String::from_utf8_lossy(&buf);
